@@ -1,0 +1,193 @@
+"""Streams and durable consumers, as data: ops code provisions them, services bind to them.
+
+Per region one stream `ECHO_<REGION>` on `echo.<region>.>`. The superhub publishes its own
+subjects (`echo.network.>`, programme templates) into `ECHO_SUPERHUB`, which every region stream
+sources back; `ECHO_NETWORK` sources only the `network`-residency subjects of each region. (One
+stream cannot both source the regions and be sourced by them, nor source what they source: the
+server refuses both as cycles.) Dead letters are indexed in `ECHO_DLQ`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from echo_contracts.envelope import Event, Residency
+from echo_contracts.events import (
+    ALL_EVENTS,
+    AgendaUpdated,
+    CaseApproved,
+    CaseRejected,
+    CaseSubmitted,
+    CertificateIssued,
+    ParticipantRegistered,
+    ProgrammeCreated,
+    ProgrammeProfileUpdated,
+    RecommendationsIssued,
+    RegistrationConfirmed,
+    SessionCancelled,
+    SessionRescheduled,
+    SessionScheduled,
+    TemplatePublished,
+)
+from echo_contracts.subjects import PREFIX, region_wildcard, subject_for
+from echo_contracts.types import NETWORK_REGION
+
+NETWORK_STREAM = "ECHO_NETWORK"
+SUPERHUB_STREAM = "ECHO_SUPERHUB"
+DLQ_STREAM = "ECHO_DLQ"
+DUPLICATE_WINDOW_SECONDS = 20 * 60
+DLQ_SUBJECTS = (
+    "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>",
+    "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.>",
+)
+
+
+def stream_name(region: str) -> str:
+    """`ontario` -> `ECHO_ONTARIO`, `northern-ireland` -> `ECHO_NORTHERN_IRELAND`."""
+    return "ECHO_" + region.upper().replace("-", "_")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    stream: str
+    filter_subjects: tuple[str, ...] = ()
+    #: `$JS.<domain>.API` when the source lives in another JetStream domain (leaf nodes).
+    external_api: str | None = None
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    subjects: tuple[str, ...]
+    sources: tuple[SourceSpec, ...] = ()
+    duplicate_window_seconds: int = DUPLICATE_WINDOW_SECONDS
+    replicas: int = 1
+    max_age_seconds: int = 0
+
+
+def network_subjects(region: str) -> tuple[str, ...]:
+    """The subjects of `region` that may be replicated to the superhub."""
+    return tuple(
+        subject_for(region, cls)
+        for cls in ALL_EVENTS
+        if cls.residency is Residency.NETWORK and not cls.superhub
+    )
+
+
+def superhub_subjects() -> tuple[str, ...]:
+    """The subjects the superhub publishes for every region."""
+    return tuple(subject_for(NETWORK_REGION, cls) for cls in ALL_EVENTS if cls.superhub)
+
+
+def region_stream(
+    region: str, *, replicas: int = 1, superhub_api: str | None = None
+) -> StreamSpec:
+    """A region's stream: its own subjects plus the superhub's templates sourced down."""
+    return StreamSpec(
+        name=stream_name(region),
+        subjects=(region_wildcard(region),),
+        sources=(SourceSpec(SUPERHUB_STREAM, superhub_subjects(), superhub_api),),
+        replicas=replicas,
+    )
+
+
+def superhub_stream(*, replicas: int = 1) -> StreamSpec:
+    """What the superhub itself publishes (templates), sourced down by every region."""
+    return StreamSpec(
+        name=SUPERHUB_STREAM, subjects=(f"{PREFIX}.{NETWORK_REGION}.>",), replicas=replicas
+    )
+
+
+def network_stream(
+    regions: list[str], *, replicas: int = 1, region_apis: dict[str, str] | None = None
+) -> StreamSpec:
+    """The superhub's network-wide stream: each region's `network` subjects."""
+    apis = region_apis or {}
+    return StreamSpec(
+        name=NETWORK_STREAM,
+        subjects=(),
+        sources=tuple(
+            SourceSpec(stream_name(r), network_subjects(r), apis.get(r)) for r in regions
+        ),
+        replicas=replicas,
+    )
+
+
+def dlq_stream(*, replicas: int = 1) -> StreamSpec:
+    """Advisories of messages that hit max deliveries or were terminated."""
+    return StreamSpec(
+        name=DLQ_STREAM, subjects=DLQ_SUBJECTS, replicas=replicas, max_age_seconds=30 * 86400
+    )
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """One durable pull consumer per service and purpose, on each region's stream."""
+
+    service: str
+    purpose: str
+    events: tuple[type[Event], ...]
+    #: Network-wide consumers read `ECHO_NETWORK` (superhub reporting) instead of region streams.
+    max_deliver: int = 6
+    backoff_seconds: tuple[float, ...] = (1, 5, 15, 30, 60)
+    ack_wait_seconds: float = 60
+    max_ack_pending: int = 2000
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def durable(self) -> str:
+        return f"{self.service}-{self.purpose}"
+
+    def filter_subjects(self, region: str) -> list[str]:
+        """The subjects this consumer reads from `region`'s stream."""
+        return sorted({subject_for(region, cls) for cls in self.events})
+
+
+CONSUMERS: tuple[ConsumerSpec, ...] = (
+    ConsumerSpec("scheduling", "inbox", (CaseApproved, TemplatePublished)),
+    ConsumerSpec(
+        "cases",
+        "inbox",
+        (
+            ProgrammeCreated,
+            SessionScheduled,
+            SessionRescheduled,
+            SessionCancelled,
+            AgendaUpdated,
+            RegistrationConfirmed,
+        ),
+    ),
+    ConsumerSpec(
+        "attendance",
+        "inbox",
+        (ProgrammeCreated, SessionScheduled, SessionRescheduled, SessionCancelled),
+    ),
+    ConsumerSpec(
+        "notifications",
+        "inbox",
+        (
+            ProgrammeCreated,
+            ProgrammeProfileUpdated,
+            SessionScheduled,
+            SessionRescheduled,
+            SessionCancelled,
+            AgendaUpdated,
+            CaseSubmitted,
+            CaseApproved,
+            CaseRejected,
+            RecommendationsIssued,
+            ParticipantRegistered,
+            RegistrationConfirmed,
+            CertificateIssued,
+        ),
+    ),
+    ConsumerSpec("reporting", "projections", ALL_EVENTS, max_ack_pending=20_000),
+)
+
+
+def consumer_for(service: str, purpose: str = "inbox") -> ConsumerSpec:
+    """The consumer spec of a service, by name."""
+    for spec in CONSUMERS:
+        if spec.service == service and spec.purpose == purpose:
+            return spec
+    raise KeyError(f"no consumer {service}-{purpose} in echo_contracts.topology.CONSUMERS")

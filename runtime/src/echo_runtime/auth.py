@@ -1,0 +1,210 @@
+"""OAuth2 bearer JWTs: RS256 against a JWKS in production, a local HS256 key in development.
+
+Claims: `sub`, `roles` (list), `regions` (list; `*` = every region), `programmes` (list of ids;
+absent = every programme of those regions), `aud`, `iss`, `exp`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+from pydantic import BaseModel, ConfigDict
+
+from echo_runtime.problems import Problem
+
+
+class Role(StrEnum):
+    NETWORK_ADMIN = "network-admin"
+    HUB_ADMIN = "hub-admin"
+    FACILITATOR = "facilitator"
+    EXPERT = "expert"
+    SPOKE = "spoke"
+    OBSERVER = "observer"
+
+
+ALL_REGIONS = "*"
+
+
+class Principal(BaseModel):
+    """Who is calling, with which roles, in which regions and programmes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    roles: frozenset[Role]
+    regions: frozenset[str]
+    programmes: frozenset[uuid.UUID] | None = None
+
+    @property
+    def subject_id(self) -> uuid.UUID:
+        """The subject as a UUID (people in this platform are identified by UUIDs)."""
+        try:
+            return uuid.UUID(self.subject)
+        except ValueError:
+            return uuid.uuid5(uuid.NAMESPACE_URL, f"echo-subject:{self.subject}")
+
+    def in_region(self, region: str) -> bool:
+        return ALL_REGIONS in self.regions or region in self.regions
+
+    def in_programme(self, programme_id: uuid.UUID | None) -> bool:
+        return programme_id is None or self.programmes is None or programme_id in self.programmes
+
+    def has_any(self, roles: Iterable[Role]) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    def allows(
+        self, roles: Iterable[Role], region: str, programme_id: uuid.UUID | None = None
+    ) -> bool:
+        """True when one of `roles` applies in `region` (and `programme_id` when given).
+
+        A network-admin may act in every region and programme.
+        """
+        if Role.NETWORK_ADMIN in self.roles:
+            return True
+        return (
+            self.has_any(roles) and self.in_region(region) and self.in_programme(programme_id)
+        )
+
+    def require(
+        self, roles: Iterable[Role], region: str, programme_id: uuid.UUID | None = None
+    ) -> None:
+        """Raise a 403 problem unless `allows(...)`."""
+        allowed = list(roles)
+        wanted = sorted(r.value for r in allowed)
+        if not self.allows(allowed, region, programme_id):
+            raise Problem(
+                403,
+                "Forbidden",
+                f"this action needs one of the roles {wanted} in region {region!r}"
+                + (f" and programme {programme_id}" if programme_id else "")
+                + "; ask a hub-admin for a token with that scope",
+            )
+
+
+class TokenVerifier:
+    """Verifies bearer tokens; built once from settings."""
+
+    def __init__(
+        self,
+        *,
+        audience: str,
+        issuer: str,
+        dev_secret: str = "",
+        jwks_url: str | None = None,
+        jwks_json: str | None = None,
+    ) -> None:
+        self.audience = audience
+        self.issuer = issuer
+        self.dev_secret = dev_secret
+        self._jwks_client = jwt.PyJWKClient(jwks_url) if jwks_url else None
+        self._jwks = jwt.PyJWKSet.from_json(jwks_json) if jwks_json else None
+
+    def _key_for(self, token: str) -> tuple[Any, list[str]]:
+        header = jwt.get_unverified_header(token)
+        alg = header.get("alg")
+        if alg == "RS256":
+            kid = header.get("kid")
+            if self._jwks is not None:
+                for key in self._jwks.keys:
+                    if key.key_id == kid:
+                        return key.key, ["RS256"]
+                raise jwt.InvalidKeyError(f"key {kid!r} is not in the JWKS")
+            if self._jwks_client is not None:
+                return self._jwks_client.get_signing_key_from_jwt(token).key, ["RS256"]
+            raise jwt.InvalidAlgorithmError("RS256 tokens need a configured JWKS")
+        if alg == "HS256" and self.dev_secret:
+            return self.dev_secret, ["HS256"]
+        raise jwt.InvalidAlgorithmError(f"algorithm {alg!r} is not accepted")
+
+    def verify(self, token: str) -> Principal:
+        """The principal of a valid token; a 401 problem otherwise."""
+        try:
+            key, algorithms = self._key_for(token)
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "sub", "aud", "iss"]},
+            )
+            roles = frozenset(Role(r) for r in claims.get("roles", []))
+            programmes = claims.get("programmes")
+            return Principal(
+                subject=str(claims["sub"]),
+                roles=roles,
+                regions=frozenset(claims.get("regions", [])),
+                programmes=None
+                if programmes is None
+                else frozenset(uuid.UUID(p) for p in programmes),
+            )
+        except (jwt.PyJWTError, ValueError, KeyError) as exc:
+            raise Problem(
+                401,
+                "Unauthorized",
+                f"the bearer token is not valid ({type(exc).__name__}: {exc});"
+                " get a new one (development: `echo-hub token --role R --region X`)",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            ) from None
+
+
+def mint_dev_token(
+    secret: str,
+    *,
+    subject: str | None = None,
+    roles: Iterable[str],
+    regions: Iterable[str],
+    programmes: Iterable[str] | None = None,
+    ttl_seconds: int = 12 * 3600,
+    audience: str = "echo-network",
+    issuer: str = "echo-hub",
+) -> str:
+    """A development token signed with the local key."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": subject or str(uuid.uuid4()),
+        "roles": [Role(r).value for r in roles],
+        "regions": list(regions),
+        "aud": audience,
+        "iss": issuer,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    if programmes is not None:
+        claims["programmes"] = [str(uuid.UUID(str(p))) for p in programmes]
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def jwks_from_public_pem(pem: bytes, kid: str) -> str:
+    """A JWKS document (JSON) holding one RSA public key."""
+    from jwt.algorithms import RSAAlgorithm
+
+    jwk = json.loads(RSAAlgorithm.to_jwk(RSAAlgorithm(RSAAlgorithm.SHA256).prepare_key(pem)))
+    jwk.update({"kid": kid, "use": "sig", "alg": "RS256"})
+    return json.dumps({"keys": [jwk]})
+
+
+def authenticate(request: Request) -> Principal:
+    """FastAPI dependency: the caller's principal, or a 401 problem."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Problem(
+            401,
+            "Unauthorized",
+            "send `Authorization: Bearer <token>`"
+            " (development: `echo-hub token --role R --region X`)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    verifier: TokenVerifier = request.app.state.verifier
+    return verifier.verify(token.strip())
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]

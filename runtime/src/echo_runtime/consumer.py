@@ -1,0 +1,174 @@
+"""Idempotent batch consumers: one durable pull consumer per service and purpose, per region.
+
+A batch is handled in one database transaction that also records each event id in the inbox, so a
+redelivered event changes nothing. A batch that fails is retried one message at a time, so one bad
+message cannot hold the others back: a message that can never succeed is terminated (the DLQ
+indexes it), a transient failure is NAKed with backoff until `max_deliver`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from faststream import AckPolicy, Context
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
+from faststream.nats.message import NatsBatchMessage
+from nats.aio.msg import Msg
+from opentelemetry import trace
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from echo_contracts import Envelope, Event, InvalidEvent, decode, stream_name
+from echo_contracts.topology import ConsumerSpec
+from echo_runtime.database import Database
+from echo_runtime.logging import get_logger
+from echo_runtime.metrics import EVENTS_HANDLED, HANDLER_LATENCY
+from echo_runtime.tracing import extract_context
+
+log = get_logger(__name__)
+_tracer = trace.get_tracer("echo.consumer")
+
+Handler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
+
+
+class PermanentEventError(Exception):
+    """An event this service can never apply (it goes to the DLQ instead of being retried)."""
+
+
+class EventConsumer:
+    """Dispatches a consumer's events to handlers, exactly once per (consumer, event id)."""
+
+    def __init__(
+        self,
+        spec: ConsumerSpec,
+        database: Database,
+        inbox: sa.Table,
+        handlers: Mapping[type[Event], Handler],
+    ) -> None:
+        self.spec = spec
+        self.db = database
+        self.inbox = inbox
+        self.handlers = dict(handlers)
+
+    def register(
+        self, broker: NatsBroker, regions: list[str], *, batch_size: int = 200, timeout: float = 0.05
+    ) -> None:
+        """Bind to the provisioned durable consumer of each region (streams are not declared)."""
+
+        async def on_batch(
+            message: Annotated[NatsBatchMessage, Context("message")],
+        ) -> None:
+            await self.process(message.raw_message)
+
+        for region in regions:
+            broker.subscriber(
+                stream=JStream(stream_name(region), declare=False),
+                durable=self.spec.durable,
+                config=ConsumerConfig(
+                    durable_name=self.spec.durable,
+                    filter_subjects=self.spec.filter_subjects(region),
+                    max_deliver=self.spec.max_deliver,
+                    ack_wait=self.spec.ack_wait_seconds,
+                    max_ack_pending=self.spec.max_ack_pending,
+                ),
+                pull_sub=PullSub(batch_size=batch_size, timeout=timeout, batch=True),
+                ack_policy=AckPolicy.MANUAL,
+                title=f"{self.spec.durable}@{region}",
+            )(on_batch)
+
+    async def process(self, msgs: list[Msg]) -> None:
+        """Handle a batch: one transaction, per-message fallback when it fails."""
+        started = time.perf_counter()
+        decoded: list[tuple[Msg, Envelope[Any]]] = []
+        for msg in msgs:
+            try:
+                decoded.append((msg, decode(msg.data)))
+            except InvalidEvent as exc:
+                log.error("event_rejected_invalid", reason=str(exc)[:300], subject=msg.subject)
+                EVENTS_HANDLED.labels(self.spec.durable, "invalid", "rejected").inc()
+                await msg.term()
+        if not decoded:
+            return
+        try:
+            await self._apply(decoded)
+        except Exception as exc:
+            if len(decoded) == 1:
+                await self._fail(*decoded[0], exc)
+                return
+            for one in decoded:  # isolate the message that fails
+                try:
+                    await self._apply([one])
+                except Exception as one_exc:
+                    await self._fail(*one, one_exc)
+                    continue
+                await one[0].ack()
+            return
+        for msg, _ in decoded:
+            await msg.ack()
+        HANDLER_LATENCY.labels(self.spec.durable).observe(time.perf_counter() - started)
+
+    async def _apply(self, batch: list[tuple[Msg, Envelope[Any]]]) -> None:
+        ids = [str(env.id) for _, env in batch]
+        async with self.db.transaction() as session:
+            seen = set(
+                (
+                    await session.execute(
+                        sa.select(self.inbox.c.event_id).where(
+                            self.inbox.c.consumer == self.spec.durable,
+                            self.inbox.c.event_id.in_(ids),
+                        )
+                    )
+                ).scalars()
+            )
+            fresh: list[str] = []
+            for msg, env in batch:
+                key = str(env.id)
+                if key in seen or key in fresh:
+                    EVENTS_HANDLED.labels(self.spec.durable, env.type, "duplicate").inc()
+                    continue
+                fresh.append(key)
+                handler = self.handlers.get(type(env.data))
+                if handler is None:
+                    continue
+                with _tracer.start_as_current_span(
+                    f"{msg.subject} process",
+                    context=extract_context(msg.headers),
+                    kind=trace.SpanKind.CONSUMER,
+                    attributes={
+                        "messaging.system": "nats",
+                        "messaging.consumer.group.name": self.spec.durable,
+                        "messaging.message.id": key,
+                    },
+                ):
+                    await handler(session, env)
+                    await session.flush()
+                EVENTS_HANDLED.labels(self.spec.durable, env.type, "applied").inc()
+            if fresh:
+                now = datetime.now(UTC)
+                await session.execute(
+                    sa.insert(self.inbox),
+                    [{"consumer": self.spec.durable, "event_id": k, "processed_at": now} for k in fresh],
+                )
+
+    async def _fail(self, msg: Msg, env: Envelope[Any], exc: Exception) -> None:
+        if isinstance(exc, PermanentEventError):
+            log.error("event_rejected", event_id=str(env.id), type=env.type, reason=str(exc)[:300])
+            EVENTS_HANDLED.labels(self.spec.durable, env.type, "rejected").inc()
+            await msg.term()
+        else:
+            delivered = msg.metadata.num_delivered if msg.metadata else 1
+            backoff = self.spec.backoff_seconds
+            delay = backoff[min(delivered - 1, len(backoff) - 1)]
+            log.warning(
+                "event_retry",
+                event_id=str(env.id),
+                type=env.type,
+                error=type(exc).__name__,
+                delivered=delivered,
+                delay=delay,
+            )
+            EVENTS_HANDLED.labels(self.spec.durable, env.type, "retried").inc()
+            await msg.nak(delay=delay)

@@ -1,0 +1,353 @@
+"""The one ASGI app of a service: REST API, health, metrics, docs, and the messaging lifecycle.
+
+`ServiceRuntime` is built once by a service's bootstrap. Its lifespan migrates the database,
+connects to NATS, binds the service's consumers and runs the outbox relay; routes reach it through
+`RuntimeDep`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+import swagger_ui_bundle
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from faststream.nats import NatsBroker, NatsUserPassword
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from nats.js import JetStreamContext
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from echo_contracts import Envelope, Event, consumer_for, new_envelope
+from echo_contracts.export import asyncapi_document
+from echo_runtime.auth import TokenVerifier
+from echo_runtime.consumer import EventConsumer, Handler
+from echo_runtime.database import Database, migrate
+from echo_runtime.logging import configure_logging, get_logger
+from echo_runtime.metrics import HTTP_REQUESTS
+from echo_runtime.outbox import Outbox, OutboxRelay
+from echo_runtime.problems import DomainErrorMap, Problem, install_problem_handlers, problem_response
+from echo_runtime.settings import ServiceSettings
+from echo_runtime.tracing import configure_tracing
+
+log = get_logger(__name__)
+
+
+class ServiceRuntime:
+    """Everything a service's entry points need: settings, database, outbox, broker, verifier."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        metadata: sa.MetaData,
+        migrations: Path,
+        handlers: Mapping[type[Event], Handler] | None = None,
+        routers: Sequence[APIRouter] = (),
+        domain_errors: DomainErrorMap | None = None,
+        background: Sequence[Callable[[ServiceRuntime], Any]] = (),
+        title: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metadata = metadata
+        self.migrations = migrations
+        self.handlers = dict(handlers or {})
+        self.routers = routers
+        self.domain_errors = domain_errors
+        self.background = background
+        self.title = title or f"ECHO {settings.service}"
+        self.db = Database(settings.database_url)
+        self.outbox = Outbox(metadata.tables["outbox"])
+        self.verifier = TokenVerifier(
+            audience=settings.auth_audience,
+            issuer=settings.auth_issuer,
+            dev_secret=settings.auth_dev_secret,
+            jwks_url=settings.auth_jwks_url,
+            jwks_json=settings.auth_jwks_json,
+        )
+        self.broker: NatsBroker | None = None
+        self.relay: OutboxRelay | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    # ------------------------------------------------------------------ events
+
+    def envelope(
+        self,
+        data: Event,
+        region: str,
+        *,
+        cause: Envelope[Any] | None = None,
+        correlation_id: uuid.UUID | None = None,
+    ) -> Envelope[Event]:
+        """An envelope from this service; caused by `cause` when reacting to an event."""
+        return new_envelope(
+            data,
+            region=region,
+            service=self.settings.service,
+            correlation_id=cause.correlation_id if cause else correlation_id,
+            causation_id=cause.id if cause else None,
+        )
+
+    async def emit(
+        self,
+        session: AsyncSession,
+        region: str,
+        *events: Event,
+        cause: Envelope[Any] | None = None,
+    ) -> list[Envelope[Event]]:
+        """Stage events in the outbox inside the caller's transaction (one correlation id)."""
+        correlation_id = uuid.uuid4()
+        envelopes = [
+            self.envelope(e, region, cause=cause, correlation_id=correlation_id) for e in events
+        ]
+        await self.outbox.add(session, envelopes)
+        return envelopes
+
+    @property
+    def js(self) -> JetStreamContext:
+        if self.broker is None or self.broker._connection is None:
+            raise RuntimeError("messaging is not started")
+        return self.broker._connection.jetstream()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        configure_logging(self.settings.service, self.settings.regions, self.settings.log_level)
+        provider = configure_tracing(self.settings.service)
+        SQLAlchemyInstrumentor().instrument(
+            engine=self.db.engine.sync_engine, tracer_provider=provider
+        )
+        if self.settings.auto_migrate:
+            await migrate(self.db, self.migrations)
+        if not self.settings.messaging:
+            return
+        security = (
+            NatsUserPassword(self.settings.nats_user, self.settings.nats_password or "")
+            if self.settings.nats_user
+            else None
+        )
+        broker = NatsBroker(
+            self.settings.nats_url,
+            security=security,
+            user_credentials=self.settings.nats_creds,
+            name=f"echo-{self.settings.service}",
+            ping_interval=5,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=1,
+            middlewares=(NatsTelemetryMiddleware(tracer_provider=provider),),
+            logger=None,
+        )
+        if self.handlers:
+            consumer = EventConsumer(
+                consumer_for(self.settings.service),
+                self.db,
+                self.metadata.tables["inbox"],
+                self.handlers,
+            )
+            consumer.register(
+                broker,
+                self.settings.regions,
+                batch_size=self.settings.consumer_batch_size,
+                timeout=self.settings.consumer_batch_timeout,
+            )
+        await broker.start()
+        self.broker = broker
+        self.relay = OutboxRelay(
+            self.db,
+            self.metadata.tables["outbox"],
+            self.js,
+            batch_size=self.settings.relay_batch_size,
+            poll_interval=self.settings.relay_poll_interval,
+        )
+        self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        for job in self.background:
+            self._tasks.append(asyncio.create_task(job(self), name=getattr(job, "__name__", "job")))
+        log.info("service_started", regions=self.settings.regions)
+
+    async def stop(self) -> None:
+        if self.relay is not None:
+            self.relay.stop()
+        for task in self._tasks:
+            if task.get_name() != "outbox-relay":
+                task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.broker is not None:
+            await self.broker.stop()
+            self.broker = None
+        await self.db.dispose()
+
+    async def ready(self) -> dict[str, str]:
+        """Check the database and NATS; raise a 503 problem naming what is down."""
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(self.db.ping(), 2)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"down: {type(exc).__name__}"
+        if self.settings.messaging:
+            conn = self.broker._connection if self.broker else None
+            checks["nats"] = "ok" if conn is not None and conn.is_connected else "down"
+        if any(v != "ok" for v in checks.values()):
+            raise Problem(503, "Service Unavailable", f"not ready: {checks}", checks=checks)
+        return checks
+
+    # ------------------------------------------------------------------ ASGI
+
+    def create_app(self) -> FastAPI:
+        @asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(
+            title=self.title,
+            version="1.0.0",
+            lifespan=lifespan,
+            docs_url=None,
+            redoc_url=None,
+        )
+        app.state.runtime = self
+        app.state.verifier = self.verifier
+        install_problem_handlers(app, self.domain_errors)
+        app.mount(
+            "/static/swagger",
+            StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+            name="swagger",
+        )
+
+        @app.get("/docs", include_in_schema=False)
+        async def docs() -> HTMLResponse:
+            return get_swagger_ui_html(
+                openapi_url="/openapi.json",
+                title=f"{self.title} API",
+                swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+                swagger_css_url="/static/swagger/swagger-ui.css",
+                swagger_favicon_url="/static/swagger/favicon-32x32.png",
+            )
+
+        @app.get("/healthz", tags=["ops"])
+        async def healthz() -> dict[str, str]:
+            return {"status": "ok", "service": self.settings.service}
+
+        @app.get("/readyz", tags=["ops"])
+        async def readyz() -> dict[str, str]:
+            return await self.ready()
+
+        @app.get("/metrics", tags=["ops"], response_class=Response)
+        async def metrics() -> Response:
+            if self.relay is not None:
+                await self.relay.backlog()
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+        @app.get("/asyncapi.json", tags=["ops"])
+        async def asyncapi_json() -> JSONResponse:
+            return JSONResponse(asyncapi_document())
+
+        @app.get("/asyncapi", tags=["ops"], response_class=HTMLResponse)
+        async def asyncapi_page() -> HTMLResponse:
+            return HTMLResponse(render_asyncapi_page(self.title))
+
+        for router in self.routers:
+            app.include_router(router)
+        app.add_middleware(BodyLimitMiddleware, max_bytes=self.settings.max_body_bytes)
+        app.add_middleware(RequestMetricsMiddleware)
+        return app
+
+    def asgi(self) -> ASGIApp:
+        """The app wrapped in OpenTelemetry's ASGI middleware (one span per request)."""
+        return OpenTelemetryMiddleware(self.create_app())
+
+
+def render_asyncapi_page(title: str) -> str:
+    """A self-contained HTML page listing every event channel (no asset from the internet)."""
+    doc = asyncapi_document()
+    rows = []
+    for key, message in doc["components"]["messages"].items():
+        address = doc["channels"][key]["address"]
+        rows.append(
+            f"<tr><td><code>{address}</code></td><td><code>{message['name']}</code></td>"
+            f"<td>{message['x-echo-residency']}</td><td>{message['summary']}</td></tr>"
+        )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>"
+        f"{title} events</title><style>body{{font-family:sans-serif;margin:2em}}"
+        "td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:left}</style></head>"
+        f"<body><h1>{title}: events (AsyncAPI 3.0)</h1>"
+        "<p>Machine-readable: <a href='/asyncapi.json'>/asyncapi.json</a></p>"
+        "<table><tr><th>subject</th><th>type</th><th>residency</th><th>meaning</th></tr>"
+        + "".join(rows)
+        + "</table></body></html>"
+    )
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over a size with a 413 problem before reading them whole."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            problem = Problem(
+                413,
+                "Content Too Large",
+                f"the body has {int(length)} bytes; the limit is {self.max_bytes}",
+            )
+            await problem_response(problem)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class RequestMetricsMiddleware:
+    """Count requests by method, route template and status."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = {"code": 500}
+
+        async def send_wrapper(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            HTTP_REQUESTS.labels(scope["method"], path, str(status["code"])).inc()
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+

@@ -1,0 +1,94 @@
+"""One pydantic-settings class per service derives from `ServiceSettings` (env prefix per service)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from echo_contracts.types import _REGION_RE, NETWORK_REGION
+
+DEV_SECRET = "echo-development-only-secret-change-me"  # noqa: S105 - refused outside development
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has; subclasses set `env_prefix` (e.g. `CASES_`) and add their own."""
+
+    model_config = SettingsConfigDict(env_prefix="ECHO_", extra="ignore")
+
+    service: str = "echo"
+    environment: Environment = Environment.DEVELOPMENT
+    #: The regions this deployment serves (comma separated in the environment).
+    regions: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["ontario", "northern-ireland", "shanghai"]
+    )
+    database_url: str = "sqlite+aiosqlite:///./echo.db"
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_user: str | None = None
+    nats_password: str | None = None
+    nats_creds: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    auto_migrate: bool = True
+    #: Start the broker, consumers and relay with the app; tests of pure HTTP may turn it off.
+    messaging: bool = True
+    # auth
+    auth_audience: str = "echo-network"
+    auth_issuer: str = "echo-hub"
+    auth_dev_secret: str = DEV_SECRET
+    auth_jwks_url: str | None = None
+    auth_jwks_json: str | None = None
+    # consumer and relay tuning
+    consumer_batch_size: int = Field(default=200, ge=1, le=5000)
+    consumer_batch_timeout: float = Field(default=0.05, gt=0)
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    relay_poll_interval: float = Field(default=0.2, gt=0)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+
+    @field_validator("regions", mode="before")
+    @classmethod
+    def _split_regions(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [r.strip() for r in value.split(",") if r.strip()]
+        return value
+
+    @field_validator("regions")
+    @classmethod
+    def _check_regions(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("serve at least one region, e.g. REGIONS=ontario")
+        for region in value:
+            if region == NETWORK_REGION or not _REGION_RE.match(region):
+                raise ValueError(
+                    f"region {region!r} is not a lowercase slug (letters, digits, hyphens)"
+                    " other than 'network'"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets(self) -> Self:
+        if self.environment is Environment.PRODUCTION:
+            if self.auth_dev_secret == DEV_SECRET and not (
+                self.auth_jwks_url or self.auth_jwks_json
+            ):
+                raise ValueError(
+                    "production needs AUTH_JWKS_URL or AUTH_JWKS_JSON (RS256);"
+                    " the development secret is refused"
+                )
+            if self.auth_dev_secret == DEV_SECRET:
+                # JWKS is configured: make sure the dev secret cannot verify anything.
+                self.auth_dev_secret = ""
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
