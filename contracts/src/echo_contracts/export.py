@@ -69,7 +69,7 @@ def asyncapi_document() -> dict[str, Any]:
         "info": {
             "title": "ECHO network platform events",
             "version": "1.0.0",
-            "description": "CloudEvents 1.0 over NATS JetStream; one stream ECHO_<REGION> per region.",
+            "description": "CloudEvents 1.0 over NATS JetStream, a stream ECHO_<REGION> each.",
         },
         "defaultContentType": "application/cloudevents+json",
         "servers": {

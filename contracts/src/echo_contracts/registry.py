@@ -36,7 +36,8 @@ def new_envelope(
 ) -> Envelope[Event]:
     """Wrap a payload in its envelope; a new correlation id starts a new conversation."""
     source_region = "network" if type(data).superhub else region
-    return Envelope[type(data)](  # type: ignore[misc]
+    envelope_cls: Any = Envelope[type(data)]  # type: ignore[misc]
+    return envelope_cls(  # type: ignore[no-any-return]
         type=type(data).event_type(),
         source=f"{service}@{source_region}",
         region=source_region,

@@ -18,7 +18,7 @@ class SubjectParts:
 
 
 def subject_for(region: str, event: type[Event] | Event) -> str:
-    """The subject an event of this type is published on in `region` (superhub events: `network`)."""
+    """The subject of this event type in `region` (superhub events: `network`)."""
     cls = event if isinstance(event, type) else type(event)
     where = NETWORK_REGION if cls.superhub else region
     if where != NETWORK_REGION and not _REGION_RE.match(where):

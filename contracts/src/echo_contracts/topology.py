@@ -79,9 +79,7 @@ def superhub_subjects() -> tuple[str, ...]:
     return tuple(subject_for(NETWORK_REGION, cls) for cls in ALL_EVENTS if cls.superhub)
 
 
-def region_stream(
-    region: str, *, replicas: int = 1, superhub_api: str | None = None
-) -> StreamSpec:
+def region_stream(region: str, *, replicas: int = 1, superhub_api: str | None = None) -> StreamSpec:
     """A region's stream: its own subjects plus the superhub's templates sourced down."""
     return StreamSpec(
         name=stream_name(region),

@@ -34,7 +34,8 @@ Region = Annotated[
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,63}$", max_length=64)]
 #: An IANA time zone name such as `America/Toronto`.
 TimeZoneName = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$", max_length=64)
+    str,
+    StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$", max_length=64),
 ]
 #: A BCP 47 language tag such as `en`, `fr` or `zh-Hans`.
 LanguageTag = Annotated[
@@ -43,6 +44,4 @@ LanguageTag = Annotated[
 #: Free text: allowed only in `regional` events.
 Text = Annotated[str, StringConstraints(max_length=20_000)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Email = Annotated[
-    str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
-]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]

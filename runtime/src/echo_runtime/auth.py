@@ -68,9 +68,7 @@ class Principal(BaseModel):
         """
         if Role.NETWORK_ADMIN in self.roles:
             return True
-        return (
-            self.has_any(roles) and self.in_region(region) and self.in_programme(programme_id)
-        )
+        return self.has_any(roles) and self.in_region(region) and self.in_programme(programme_id)
 
     def require(
         self, roles: Iterable[Role], region: str, programme_id: uuid.UUID | None = None

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
+from echo_contracts import Envelope, Event, InvalidEvent, decode, stream_name
+from echo_contracts.topology import ConsumerSpec
 from faststream import AckPolicy, Context
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 from faststream.nats.message import NatsBatchMessage
@@ -21,8 +23,6 @@ from nats.aio.msg import Msg
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from echo_contracts import Envelope, Event, InvalidEvent, decode, stream_name
-from echo_contracts.topology import ConsumerSpec
 from echo_runtime.database import Database
 from echo_runtime.logging import get_logger
 from echo_runtime.metrics import EVENTS_HANDLED, HANDLER_LATENCY
@@ -54,7 +54,12 @@ class EventConsumer:
         self.handlers = dict(handlers)
 
     def register(
-        self, broker: NatsBroker, regions: list[str], *, batch_size: int = 200, timeout: float = 0.05
+        self,
+        broker: NatsBroker,
+        regions: list[str],
+        *,
+        batch_size: int = 200,
+        timeout: float = 0.05,
     ) -> None:
         """Bind to the provisioned durable consumer of each region (streams are not declared)."""
 
@@ -134,7 +139,7 @@ class EventConsumer:
                 if handler is None:
                     continue
                 with _tracer.start_as_current_span(
-                    f"{msg.subject} process",
+                    f"{self.spec.durable} handle {env.type}",
                     context=extract_context(msg.headers),
                     kind=trace.SpanKind.CONSUMER,
                     attributes={
@@ -150,7 +155,10 @@ class EventConsumer:
                 now = datetime.now(UTC)
                 await session.execute(
                     sa.insert(self.inbox),
-                    [{"consumer": self.spec.durable, "event_id": k, "processed_at": now} for k in fresh],
+                    [
+                        {"consumer": self.spec.durable, "event_id": k, "processed_at": now}
+                        for k in fresh
+                    ],
                 )
 
     async def _fail(self, msg: Msg, env: Envelope[Any], exc: Exception) -> None:

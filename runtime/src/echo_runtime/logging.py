@@ -56,4 +56,4 @@ def configure_logging(service: str, regions: list[str], level: str = "INFO") -> 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
     """A structlog logger; pass ids and counts, never personal data or case text."""
-    return structlog.stdlib.get_logger(name)  # type: ignore[no-any-return]
+    return structlog.stdlib.get_logger(name)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-HTTP_REQUESTS = Counter(
-    "echo_http_requests_total", "HTTP requests", ["method", "route", "status"]
-)
+HTTP_REQUESTS = Counter("echo_http_requests_total", "HTTP requests", ["method", "route", "status"])
 EVENTS_HANDLED = Counter(
     "echo_events_handled_total", "Events handled by consumers", ["consumer", "type", "outcome"]
 )

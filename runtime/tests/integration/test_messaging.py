@@ -1,0 +1,249 @@
+"""Outbox, relay, inbox and tracing on a real nats-server and real SQLite/PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from echo_contracts import SessionScheduled, new_envelope, subject_for, to_wire
+from echo_runtime.natsserver import NatsServer
+from echo_runtime.outbox import OutboxRelay
+from echo_runtime.provision import ApplyReport, apply_consumer
+from echo_runtime.settings import ServiceSettings
+from echo_runtime.testing import eventually, running, token
+from echo_runtime.tracing import configure_tracing
+from nats.js import JetStreamContext
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from probe.service import PROBE_CONSUMER, probe, seen_sessions
+
+pytestmark = pytest.mark.integration
+
+
+def settings(nats_server: NatsServer, url: str, service: str = "probe") -> ServiceSettings:
+    return ServiceSettings(
+        service=service, nats_url=nats_server.url, database_url=url, regions=["ontario"]
+    )
+
+
+async def stream_count(js: JetStreamContext, stream: str = "ECHO_ONTARIO") -> int:
+    return (await js.stream_info(stream)).state.messages
+
+
+async def test_relay_killed_between_publish_and_mark_sent_leaves_one_copy_of_each_event(
+    nats_server: NatsServer, js: JetStreamContext, database_url: str
+) -> None:
+    runtime = probe(settings(nats_server, database_url))
+    async with running(runtime) as client:
+        assert runtime.relay is not None
+        runtime.relay.stop()  # the built-in relay is replaced by the ones under test
+        await asyncio.sleep(0.3)
+        for _ in range(40):
+            response = await client.post(
+                "/v1/probe/sessions",
+                json={"region": "ontario", "minutes": 90},
+                headers=token("hub-admin"),
+            )
+            assert response.status_code == 201, response.text
+        assert await stream_count(js) == 0
+
+        crashed = asyncio.Event()
+
+        async def crash(_: Sequence[Any]) -> None:
+            crashed.set()
+            raise asyncio.CancelledError  # dies like a kill -9: published, nothing marked
+
+        outbox = runtime.metadata.tables["outbox"]
+        first = OutboxRelay(runtime.db, outbox, runtime.js, batch_size=25, after_publish=crash)
+        task = asyncio.create_task(first.run())
+        await crashed.wait()
+        await asyncio.gather(task, return_exceptions=True)
+        assert await stream_count(js) == 25, "the fault landed: 25 events published"
+        assert await first.backlog() == 40, "and none of them was marked sent"
+
+        second = OutboxRelay(runtime.db, outbox, runtime.js, batch_size=25)
+        assert await second.relay_once() == 25  # republished: the stream drops the duplicates
+        assert await second.relay_once() == 15
+        assert await second.backlog() == 0
+        assert await stream_count(js) == 40
+        ids = set()
+        sub = await js.pull_subscribe("echo.ontario.>", stream="ECHO_ONTARIO")
+        for msg in await sub.fetch(100, timeout=2):
+            ids.add(msg.headers["Nats-Msg-Id"] if msg.headers else None)
+        assert len(ids) == 40
+
+
+async def test_the_same_event_twice_changes_the_consumer_tables_once(
+    nats_server: NatsServer, js: JetStreamContext, database_url: str
+) -> None:
+    await apply_consumer(js, PROBE_CONSUMER, "ontario", ApplyReport())
+    runtime = probe(settings(nats_server, database_url), consume=True)
+    event = SessionScheduled(
+        session_id=uuid.uuid4(),
+        programme_id=uuid.uuid4(),
+        starts_at="2027-01-01T17:00:00Z",  # type: ignore[arg-type]
+        ends_at="2027-01-01T18:30:00Z",  # type: ignore[arg-type]
+        timezone="America/Toronto",
+    )
+    env = new_envelope(event, region="ontario", service="scheduling")
+    async with running(runtime):
+        # Twice with distinct message ids, so the stream keeps both and the consumer sees both.
+        for attempt in range(2):
+            await js.publish(
+                subject_for("ontario", event),
+                to_wire(env),
+                headers={"Nats-Msg-Id": f"{env.id}-{attempt}"},
+            )
+        await eventually(lambda: _pending_is_zero(js))
+        async with runtime.db.session() as session:
+            rows = (await session.execute(sa.select(seen_sessions))).all()
+            inbox = (await session.execute(sa.select(runtime.metadata.tables["inbox"]))).all()
+    assert [(r.session_id, r.minutes) for r in rows] == [(event.session_id, 90)]
+    assert len(inbox) == 1
+
+
+async def _pending_is_zero(js: JetStreamContext) -> bool:
+    info = await js.consumer_info("ECHO_ONTARIO", PROBE_CONSUMER.durable)
+    return info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.stream_seq >= 2
+
+
+async def test_a_poison_message_is_terminated_and_the_rest_flows(
+    nats_server: NatsServer, js: JetStreamContext, sqlite_url: str
+) -> None:
+    await apply_consumer(js, PROBE_CONSUMER, "ontario", ApplyReport())
+    runtime = probe(settings(nats_server, sqlite_url), consume=True)
+    good = SessionScheduled(
+        session_id=uuid.uuid4(),
+        programme_id=uuid.uuid4(),
+        starts_at="2027-01-01T17:00:00Z",  # type: ignore[arg-type]
+        ends_at="2027-01-01T18:00:00Z",  # type: ignore[arg-type]
+        timezone="Asia/Shanghai",
+    )
+    async with running(runtime):
+        await js.publish(
+            subject_for("ontario", good), b'{"type": "echo.scheduling.session_scheduled.v1"}'
+        )
+        env = new_envelope(good, region="ontario", service="scheduling")
+        await js.publish(
+            subject_for("ontario", good), to_wire(env), headers={"Nats-Msg-Id": str(env.id)}
+        )
+
+        async def applied() -> bool:
+            async with runtime.db.session() as session:
+                return bool((await session.execute(sa.select(seen_sessions))).all())
+
+        await eventually(applied)
+        dlq = await eventually(lambda: _dlq_count(js))
+    assert dlq == 1
+
+
+async def _dlq_count(js: JetStreamContext) -> int:
+    return (await js.stream_info("ECHO_DLQ")).state.messages
+
+
+class _Collector(InMemorySpanExporter):
+    pass
+
+
+async def test_one_trace_covers_request_outbox_nats_and_consumer_write(
+    nats_server: NatsServer, js: JetStreamContext, sqlite_url: str, tmp_path: Any
+) -> None:
+    exporter = _Collector()
+    configure_tracing("probe", extra_processor=SimpleSpanProcessor(exporter))
+    await apply_consumer(js, PROBE_CONSUMER, "ontario", ApplyReport())
+    producer = probe(settings(nats_server, sqlite_url))
+    consumer = probe(
+        settings(nats_server, f"sqlite+aiosqlite:///{tmp_path}/consumer.db", service="probe"),
+        consume=True,
+    )
+    async with running(producer) as client, running(consumer):
+        exporter.clear()
+        response = await client.post(
+            "/v1/probe/sessions",
+            json={"region": "ontario", "minutes": 60},
+            headers=token("hub-admin"),
+        )
+        assert response.status_code == 201
+
+        def consumer_insert() -> list[ReadableSpan]:
+            return [
+                s
+                for s in exporter.get_finished_spans()
+                if "seen_sessions" in str((s.attributes or {}).get("db.statement", ""))
+                and "INSERT" in str((s.attributes or {}).get("db.statement", ""))
+            ]
+
+        await eventually(consumer_insert)
+    spans = exporter.get_finished_spans()
+    http = [s for s in spans if s.name.startswith("POST /v1/probe/sessions") and s.parent is None]
+    assert len(http) == 1
+    trace_id = http[0].context.trace_id
+    outbox_insert = [
+        s
+        for s in spans
+        if "INSERT INTO outbox" in str((s.attributes or {}).get("db.statement", ""))
+    ]
+    publish = [s for s in spans if s.name.endswith(" publish") and "echo.ontario" in s.name]
+    process = [
+        s for s in spans if s.name == "probe-inbox handle echo.scheduling.session_scheduled.v1"
+    ]
+    write = consumer_insert()
+    for name, found in [
+        ("outbox row", outbox_insert),
+        ("publish", publish),
+        ("process", process),
+        ("write", write),
+    ]:
+        assert found, f"no {name} span"
+        assert {s.context.trace_id for s in found} == {trace_id}, f"{name} is in another trace"
+
+
+async def test_bad_input_and_bad_tokens_get_problem_details(
+    nats_server: NatsServer, sqlite_url: str
+) -> None:
+    runtime = probe(ServiceSettings(service="probe", database_url=sqlite_url, messaging=False))
+    async with running(runtime) as client:
+        bad = await client.post(
+            "/v1/probe/sessions",
+            json={"region": "ontario", "minutes": 5},
+            headers=token("hub-admin"),
+        )
+        assert bad.status_code == 422
+        assert bad.headers["content-type"] == "application/problem+json"
+        assert bad.json()["errors"][0]["field"] == "minutes"
+        assert "minutes" in bad.json()["detail"]
+        extra = await client.post(
+            "/v1/probe/sessions",
+            json={"region": "ontario", "minutes": 60, "x": 1},
+            headers=token("hub-admin"),
+        )
+        assert extra.status_code == 422 and extra.json()["errors"][0]["field"] == "x"
+        body = {"region": "ontario", "minutes": 60}
+        assert (await client.post("/v1/probe/sessions", json=body)).status_code == 401
+        garbage = {"authorization": "Bearer not-a-token"}
+        assert (
+            await client.post("/v1/probe/sessions", json=body, headers=garbage)
+        ).status_code == 401
+        wrong_role = await client.post("/v1/probe/sessions", json=body, headers=token("spoke"))
+        assert wrong_role.status_code == 403
+        wrong_region = await client.post(
+            "/v1/probe/sessions", json=body, headers=token("hub-admin", "shanghai")
+        )
+        assert wrong_region.status_code == 403
+        assert "hub-admin" in wrong_region.json()["detail"]
+        assert (await client.get("/healthz")).json()["status"] == "ok"
+        assert (await client.get("/readyz")).json() == {"database": "ok"}
+        metrics = await client.get("/metrics")
+        assert "echo_http_requests_total" in metrics.text
+        docs = await client.get("/docs")
+        assert (
+            "/static/swagger/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text.lower()
+        )
+        assert (await client.get("/static/swagger/swagger-ui-bundle.js")).status_code == 200
+        asyncapi = await client.get("/asyncapi.json")
+        assert asyncapi.json()["asyncapi"].startswith("3.")
