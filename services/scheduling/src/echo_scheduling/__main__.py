@@ -1,4 +1,5 @@
 from echo_runtime.cli import run_service_cli
+
 from echo_scheduling.bootstrap import bootstrap
 from echo_scheduling.settings import SchedulingSettings
 

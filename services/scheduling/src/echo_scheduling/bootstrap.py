@@ -6,6 +6,7 @@ from pathlib import Path
 
 from echo_runtime.service import ServiceRuntime
 from echo_runtime.settings import ServiceSettings
+
 from echo_scheduling.adapters.tables import metadata
 from echo_scheduling.domain.model import InvalidRecurrence, ProgrammeNotFound, UnknownTimeZone
 from echo_scheduling.entrypoints.http import router

@@ -52,11 +52,17 @@ class SqlaProgrammeRepository:
 
     async def get(self, programme_id: uuid.UUID) -> dict[str, Any] | None:
         row = (
-            await self.session.execute(sa.select(programmes).where(programmes.c.id == programme_id))
-        ).mappings().first()
+            (
+                await self.session.execute(
+                    sa.select(programmes).where(programmes.c.id == programme_id)
+                )
+            )
+            .mappings()
+            .first()
+        )
         return dict(row) if row else None
 
-    async def list(
+    async def list_page(
         self, regions: list[str] | None, limit: int, offset: int
     ) -> tuple[list[dict[str, Any]], int]:
         where = [programmes.c.region.in_(regions)] if regions is not None else []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-
 from echo_runtime.messaging_tables import add_messaging_tables
 
 metadata = sa.MetaData()

@@ -6,14 +6,14 @@ import uuid
 from datetime import date, datetime, time
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, ConfigDict, Field
-
 from echo_contracts.types import LanguageTag, Region
 from echo_runtime.auth import CurrentPrincipal, Role
 from echo_runtime.pagination import Page, PageDep
 from echo_runtime.problems import Problem
 from echo_runtime.service import RuntimeDep
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
 from echo_scheduling.adapters.repository import SqlaProgrammeRepository
 from echo_scheduling.service_layer.programmes import CreateProgramme, create_programme
 
@@ -89,7 +89,7 @@ async def list_programmes(
         else sorted(principal.regions)
     )
     async with runtime.db.session() as session:
-        rows, total = await SqlaProgrammeRepository(session).list(regions, page.limit, page.offset)
+        rows, total = await SqlaProgrammeRepository(session).list_page(regions, page.limit, page.offset)
     return Page.of([ProgrammeOut.model_validate(r) for r in rows], total, page)
 
 

@@ -8,6 +8,7 @@ from datetime import date, time
 
 from echo_contracts import ProgrammeCreated, ProgrammeProfileUpdated, SessionScheduled
 from echo_runtime.service import ServiceRuntime
+
 from echo_scheduling.adapters.repository import SqlaProgrammeRepository
 from echo_scheduling.domain.model import Programme
 
