@@ -158,7 +158,13 @@ CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec(
         "attendance",
         "inbox",
-        (ProgrammeCreated, SessionScheduled, SessionRescheduled, SessionCancelled),
+        (
+            ProgrammeCreated,
+            ProgrammeProfileUpdated,
+            SessionScheduled,
+            SessionRescheduled,
+            SessionCancelled,
+        ),
     ),
     ConsumerSpec(
         "notifications",

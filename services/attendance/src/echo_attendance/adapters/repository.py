@@ -1,0 +1,489 @@
+"""SQLAlchemy repository of the attendance service (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from echo_attendance.adapters.tables import (
+    attendance,
+    attendance_adjustments,
+    certificates,
+    credit_rules,
+    credits,
+    participants,
+    presence_edges,
+    programme_titles,
+    programmes,
+    registrations,
+    sessions,
+    video_meetings,
+    webhook_receipts,
+)
+from echo_attendance.domain.model import CreditRule, Edge, EdgeKind, Window
+
+Row = dict[str, Any]
+#: The attendee key of signals that concern a whole meeting instance (it ended).
+WHOLE_MEETING = "*"
+
+
+def utc(value: datetime) -> datetime:
+    """SQLite returns naive datetimes for timezone-aware columns."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class SqlaAttendanceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # ------------------------------------------------------------------ helpers
+
+    def _insert(self, table: sa.Table) -> Any:
+        dialect = self.session.get_bind().dialect.name
+        return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+    async def _first(self, query: sa.Select[Any]) -> Row | None:
+        row = (await self.session.execute(query)).mappings().first()
+        return dict(row) if row else None
+
+    async def _page(
+        self, query: sa.Select[Any], order: list[Any], limit: int, offset: int
+    ) -> tuple[list[Row], int]:
+        total = await self.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+        rows = (
+            await self.session.execute(query.order_by(*order).limit(limit).offset(offset))
+        ).mappings()
+        return [dict(r) for r in rows], int(total or 0)
+
+    # ------------------------------------------------------------------ programmes, sessions
+
+    async def upsert_programme(
+        self,
+        programme_id: uuid.UUID,
+        region: str,
+        timezone: str,
+        session_minutes: int,
+        starts_on: date,
+        ends_on: date | None,
+    ) -> bool:
+        """Record a programme; True when it is new."""
+        values = {
+            "region": region,
+            "timezone": timezone,
+            "session_minutes": session_minutes,
+            "starts_on": starts_on,
+            "ends_on": ends_on,
+        }
+        inserted = await self.session.execute(
+            self._insert(programmes)
+            .values(id=programme_id, **values)
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        if _rowcount(inserted):
+            return True
+        await self.session.execute(
+            sa.update(programmes).where(programmes.c.id == programme_id).values(**values)
+        )
+        return False
+
+    async def set_title(self, programme_id: uuid.UUID, title: str) -> None:
+        await self.session.execute(
+            self._insert(programme_titles)
+            .values(programme_id=programme_id, title=title)
+            .on_conflict_do_update(index_elements=["programme_id"], set_={"title": title})
+        )
+
+    async def title(self, programme_id: uuid.UUID) -> str | None:
+        found = await self.session.scalar(
+            sa.select(programme_titles.c.title).where(
+                programme_titles.c.programme_id == programme_id
+            )
+        )
+        return None if found is None else str(found)
+
+    async def programme(self, programme_id: uuid.UUID) -> Row | None:
+        return await self._first(sa.select(programmes).where(programmes.c.id == programme_id))
+
+    async def apply_session(
+        self,
+        session_id: uuid.UUID,
+        programme_id: uuid.UUID,
+        region: str,
+        sequence: int,
+        status: str,
+        starts_at: datetime,
+        ends_at: datetime | None,
+    ) -> bool:
+        """Apply a session update unless a later one (higher sequence) is already applied.
+
+        At an equal sequence a cancellation wins. Returns True when the window or status changed.
+        """
+        current = await self._first(
+            sa.select(sessions).where(sessions.c.id == session_id).with_for_update()
+        )
+        if current is None:
+            await self.session.execute(
+                sa.insert(sessions).values(
+                    id=session_id,
+                    programme_id=programme_id,
+                    region=region,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    status=status,
+                    sequence=sequence,
+                )
+            )
+            return True
+        newer = sequence > current["sequence"] or (
+            sequence == current["sequence"]
+            and status == "cancelled"
+            and current["status"] != "cancelled"
+        )
+        if not newer:
+            if current["ends_at"] is None and ends_at is not None:
+                # A cancellation arrived first; the schedule still tells how long it was.
+                await self.session.execute(
+                    sa.update(sessions).where(sessions.c.id == session_id).values(ends_at=ends_at)
+                )
+            return False
+        await self.session.execute(
+            sa.update(sessions)
+            .where(sessions.c.id == session_id)
+            .values(
+                starts_at=starts_at,
+                ends_at=ends_at if ends_at is not None else current["ends_at"],
+                status=status,
+                sequence=sequence,
+            )
+        )
+        return True
+
+    async def session_row(self, session_id: uuid.UUID) -> Row | None:
+        return await self._first(sa.select(sessions).where(sessions.c.id == session_id))
+
+    async def session_at(
+        self, programme_id: uuid.UUID, at: datetime, buffer: timedelta
+    ) -> Row | None:
+        """The programme's scheduled session whose window (widened by `buffer`) holds `at`."""
+        rows = (
+            await self.session.execute(
+                sa.select(sessions).where(
+                    sessions.c.programme_id == programme_id,
+                    sessions.c.status != "cancelled",
+                    sessions.c.ends_at.is_not(None),
+                    sessions.c.starts_at <= at + buffer,
+                    sessions.c.ends_at >= at - buffer,
+                )
+            )
+        ).mappings()
+        candidates = [dict(r) for r in rows]
+        if not candidates:
+            return None
+        return min(candidates, key=lambda r: abs((utc(r["starts_at"]) - at).total_seconds()))
+
+    # ------------------------------------------------------------------ participants
+
+    async def add_participant(self, values: Row) -> None:
+        await self.session.execute(sa.insert(participants).values(**values))
+
+    async def participant(self, participant_id: uuid.UUID) -> Row | None:
+        return await self._first(sa.select(participants).where(participants.c.id == participant_id))
+
+    async def participant_by_email(self, region: str, email: str) -> Row | None:
+        return await self._first(
+            sa.select(participants).where(
+                participants.c.region == region, participants.c.email == email
+            )
+        )
+
+    async def add_registration(self, values: Row) -> None:
+        await self.session.execute(sa.insert(registrations).values(**values))
+
+    async def registration(self, participant_id: uuid.UUID, programme_id: uuid.UUID) -> Row | None:
+        return await self._first(
+            sa.select(registrations).where(
+                registrations.c.participant_id == participant_id,
+                registrations.c.programme_id == programme_id,
+            )
+        )
+
+    async def registrant(
+        self, programme_id: uuid.UUID, email: str | None, join_token: str | None
+    ) -> uuid.UUID | None:
+        """The registered participant with this email or join token (never a display name)."""
+        if email:
+            found = await self.session.scalar(
+                sa.select(registrations.c.participant_id).where(
+                    registrations.c.programme_id == programme_id, registrations.c.email == email
+                )
+            )
+            if found is not None:
+                return uuid.UUID(str(found))
+        if join_token:
+            found = await self.session.scalar(
+                sa.select(registrations.c.participant_id).where(
+                    registrations.c.programme_id == programme_id,
+                    registrations.c.join_token == join_token,
+                )
+            )
+            if found is not None:
+                return uuid.UUID(str(found))
+        return None
+
+    # ------------------------------------------------------------------ webhooks and presence
+
+    async def link_meeting(self, provider: str, meeting_id: str, programme_id: uuid.UUID) -> None:
+        now = datetime.now(UTC)
+        await self.session.execute(
+            self._insert(video_meetings)
+            .values(
+                provider=provider, meeting_id=meeting_id, programme_id=programme_id, created_at=now
+            )
+            .on_conflict_do_update(
+                index_elements=["provider", "meeting_id"],
+                set_={"programme_id": programme_id, "created_at": now},
+            )
+        )
+
+    async def meeting_programme(self, provider: str, meeting_id: str) -> uuid.UUID | None:
+        found = await self.session.scalar(
+            sa.select(video_meetings.c.programme_id).where(
+                video_meetings.c.provider == provider, video_meetings.c.meeting_id == meeting_id
+            )
+        )
+        return None if found is None else uuid.UUID(str(found))
+
+    async def record_receipt(self, replay_key: str, provider: str) -> bool:
+        """Remember a delivery; False when this exact signed delivery was seen before."""
+        result = await self.session.execute(
+            self._insert(webhook_receipts)
+            .values(replay_key=replay_key, provider=provider, received_at=datetime.now(UTC))
+            .on_conflict_do_nothing(index_elements=["replay_key"])
+        )
+        return bool(_rowcount(result))
+
+    async def add_edge(
+        self, session_id: uuid.UUID, attendee_key: str, source: str, edge: Edge
+    ) -> bool:
+        result = await self.session.execute(
+            self._insert(presence_edges)
+            .values(
+                session_id=session_id,
+                attendee_key=attendee_key,
+                source=source,
+                kind=edge.kind.value,
+                at=edge.at,
+                instance=edge.instance,
+                connection=edge.connection,
+            )
+            .on_conflict_do_nothing()
+        )
+        return bool(_rowcount(result))
+
+    async def edges(self, session_id: uuid.UUID, attendee_key: str) -> list[Edge]:
+        """An attendee's edges plus the ends of the session's meeting instances."""
+        rows = await self.session.execute(
+            sa.select(
+                presence_edges.c.kind,
+                presence_edges.c.at,
+                presence_edges.c.instance,
+                presence_edges.c.connection,
+            ).where(
+                presence_edges.c.session_id == session_id,
+                presence_edges.c.attendee_key.in_([attendee_key, WHOLE_MEETING]),
+            )
+        )
+        return [Edge(EdgeKind(r.kind), utc(r.at), r.instance, r.connection) for r in rows]
+
+    # ------------------------------------------------------------------ attendance records
+
+    async def lock_record(
+        self,
+        session_row: Row,
+        attendee_key: str,
+        record_id: uuid.UUID,
+        participant_id: uuid.UUID | None,
+        source: str,
+    ) -> Row:
+        """The attendee's record, created empty (revision 0) if needed, locked until commit."""
+        await self.session.execute(
+            self._insert(attendance)
+            .values(
+                id=record_id,
+                session_id=session_row["id"],
+                programme_id=session_row["programme_id"],
+                attendee_key=attendee_key,
+                participant_id=participant_id,
+                attended_seconds=0,
+                session_seconds=0,
+                source=source,
+                adjusted=False,
+                override_seconds=None,
+                revision=0,
+                updated_at=datetime.now(UTC),
+            )
+            .on_conflict_do_nothing(index_elements=["session_id", "attendee_key"])
+        )
+        row = await self._first(
+            sa.select(attendance)
+            .where(
+                attendance.c.session_id == session_row["id"],
+                attendance.c.attendee_key == attendee_key,
+            )
+            .with_for_update()
+        )
+        assert row is not None
+        return row
+
+    async def update_record(self, record_id: uuid.UUID, **values: Any) -> None:
+        await self.session.execute(
+            sa.update(attendance)
+            .where(attendance.c.id == record_id)
+            .values(updated_at=datetime.now(UTC), **values)
+        )
+
+    async def records_of_session(self, session_id: uuid.UUID) -> list[Row]:
+        rows = await self.session.execute(
+            sa.select(attendance)
+            .where(attendance.c.session_id == session_id)
+            .order_by(attendance.c.attendee_key)
+            .with_for_update()
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def records_of_programme(self, programme_id: uuid.UUID) -> list[Row]:
+        rows = await self.session.execute(
+            sa.select(attendance)
+            .where(
+                attendance.c.programme_id == programme_id,
+                attendance.c.participant_id.is_not(None),
+            )
+            .order_by(attendance.c.session_id, attendance.c.attendee_key)
+            .with_for_update()
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def page_of_session(
+        self, session_id: uuid.UUID, limit: int, offset: int
+    ) -> tuple[list[Row], int]:
+        return await self._page(
+            sa.select(attendance).where(attendance.c.session_id == session_id),
+            [attendance.c.attendee_key],
+            limit,
+            offset,
+        )
+
+    async def add_adjustment(self, values: Row) -> None:
+        await self.session.execute(sa.insert(attendance_adjustments).values(**values))
+
+    async def adjustments(self, attendance_id: uuid.UUID) -> list[Row]:
+        rows = await self.session.execute(
+            sa.select(attendance_adjustments)
+            .where(attendance_adjustments.c.attendance_id == attendance_id)
+            .order_by(attendance_adjustments.c.created_at)
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    # ------------------------------------------------------------------ credit
+
+    async def rule(self, programme_id: uuid.UUID) -> CreditRule | None:
+        row = await self._first(
+            sa.select(credit_rules)
+            .where(credit_rules.c.programme_id == programme_id)
+            .order_by(credit_rules.c.version.desc())
+            .limit(1)
+        )
+        if row is None:
+            return None
+        return CreditRule(row["version"], row["min_percent"], Decimal(row["rounding_hours"]))
+
+    async def add_rule(self, programme_id: uuid.UUID, rule: CreditRule, created_by: str) -> None:
+        await self.session.execute(
+            sa.insert(credit_rules).values(
+                programme_id=programme_id,
+                version=rule.version,
+                min_percent=rule.min_percent,
+                rounding_hours=rule.rounding_hours,
+                created_by=created_by,
+                created_at=datetime.now(UTC),
+            )
+        )
+
+    async def credit(self, participant_id: uuid.UUID, session_id: uuid.UUID) -> Row | None:
+        return await self._first(
+            sa.select(credits).where(
+                credits.c.participant_id == participant_id, credits.c.session_id == session_id
+            )
+        )
+
+    async def save_credit(self, values: Row, *, new: bool) -> None:
+        values = {**values, "updated_at": datetime.now(UTC)}
+        if new:
+            await self.session.execute(sa.insert(credits).values(**values))
+        else:
+            await self.session.execute(
+                sa.update(credits).where(credits.c.id == values["id"]).values(**values)
+            )
+
+    async def credits_of(
+        self, participant_id: uuid.UUID, programme_id: uuid.UUID | None, limit: int, offset: int
+    ) -> tuple[list[Row], int]:
+        where = [credits.c.participant_id == participant_id]
+        if programme_id is not None:
+            where.append(credits.c.programme_id == programme_id)
+        query = (
+            sa.select(
+                credits,
+                sessions.c.starts_at,
+                sessions.c.ends_at,
+                attendance.c.attended_seconds,
+                attendance.c.adjusted,
+            )
+            .join(sessions, sessions.c.id == credits.c.session_id, isouter=True)
+            .join(
+                attendance,
+                sa.and_(
+                    attendance.c.session_id == credits.c.session_id,
+                    attendance.c.participant_id == credits.c.participant_id,
+                ),
+                isouter=True,
+            )
+            .where(*where)
+        )
+        return await self._page(query, [sessions.c.starts_at, credits.c.session_id], limit, offset)
+
+    # ------------------------------------------------------------------ certificates
+
+    async def certificate(self, participant_id: uuid.UUID, programme_id: uuid.UUID) -> Row | None:
+        return await self._first(
+            sa.select(certificates).where(
+                certificates.c.participant_id == participant_id,
+                certificates.c.programme_id == programme_id,
+            )
+        )
+
+    async def save_certificate(self, values: Row, *, new: bool) -> None:
+        if new:
+            await self.session.execute(sa.insert(certificates).values(**values))
+        else:
+            await self.session.execute(
+                sa.update(certificates).where(certificates.c.id == values["id"]).values(**values)
+            )
+
+
+def window_of(row: Row) -> Window | None:
+    """A session row's scheduled window (None while only its cancellation is known)."""
+    if row.get("ends_at") is None:
+        return None
+    return Window(utc(row["starts_at"]), utc(row["ends_at"]))
+
+
+def _rowcount(result: Any) -> int:
+    """Rows an INSERT ... ON CONFLICT DO NOTHING wrote (a CursorResult under the hood)."""
+    return int(result.rowcount)

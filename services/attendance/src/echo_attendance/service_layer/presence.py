@@ -1,0 +1,203 @@
+"""Use cases on presence: signed webhooks from video tools and a facilitator's manual entry."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from echo_contracts import Event
+from echo_contracts.events import AttendanceSource
+from echo_runtime.logging import get_logger
+from echo_runtime.service import ServiceRuntime
+
+from echo_attendance.adapters.repository import WHOLE_MEETING, Row, SqlaAttendanceRepository
+from echo_attendance.domain.model import (
+    Edge,
+    EdgeKind,
+    InvalidAttendance,
+    NotRegistered,
+    SessionNotFound,
+    attendance_id,
+    guest_key,
+)
+from echo_attendance.domain.webhooks import (
+    PARSERS,
+    Ignored,
+    InvalidWebhook,
+    PresenceSignal,
+    UnknownProvider,
+    UrlValidation,
+    WebhookRejected,
+    url_validation_answer,
+    verify,
+)
+from echo_attendance.service_layer.recording import refresh_record
+from echo_attendance.settings import AttendanceSettings
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    """What a webhook did: `recorded`, `duplicate`, `ignored`, or a url validation answer."""
+
+    status: str
+    session_id: uuid.UUID | None = None
+    attendance_id: uuid.UUID | None = None
+    guest: bool | None = None
+    answer: dict[str, str] | None = None
+
+
+async def receive_webhook(
+    runtime: ServiceRuntime,
+    settings: AttendanceSettings,
+    provider: str,
+    headers: Mapping[str, str],
+    body: bytes,
+) -> WebhookOutcome:
+    """Verify a signed delivery, refuse replays, and record the presence it reports."""
+    secret = settings.webhook_secrets.get(provider)
+    parser = PARSERS.get(provider)
+    if secret is None or parser is None:
+        raise UnknownProvider(
+            f"no video provider {provider!r} is configured; configured:"
+            f" {sorted(p for p in settings.webhook_secrets if p in PARSERS)}"
+        )
+    replay_key = verify(
+        provider, secret, headers, body, datetime.now(UTC), settings.webhook_tolerance_seconds
+    )
+    parsed = parser(body)
+    if isinstance(parsed, UrlValidation):
+        return WebhookOutcome("validated", answer=url_validation_answer(secret, parsed.plain_token))
+    async with runtime.db.transaction() as session:
+        repo = SqlaAttendanceRepository(session)
+        # The receipt is the first write: it takes SQLite's write lock before any read.
+        if not await repo.record_receipt(replay_key, provider):
+            raise WebhookRejected("this signed delivery was already received (replay)")
+        if isinstance(parsed, Ignored):
+            return WebhookOutcome("ignored")
+        outcome, region, events = await _record_signal(repo, settings, parsed)
+        if events:
+            await runtime.emit(session, region, *events)
+    return outcome
+
+
+async def _record_signal(
+    repo: SqlaAttendanceRepository, settings: AttendanceSettings, signal: PresenceSignal
+) -> tuple[WebhookOutcome, str, list[Event]]:
+    session_row = await _session_for(repo, settings, signal)
+    if session_row is None:
+        return WebhookOutcome("ignored"), "", []
+    edge = Edge(signal.kind, signal.at, signal.instance, signal.connection)
+    source = signal.provider
+    if signal.kind is EdgeKind.END:
+        await repo.add_edge(session_row["id"], WHOLE_MEETING, source, edge)
+        events: list[Event] = []
+        for record in await repo.records_of_session(session_row["id"]):
+            events.extend(await refresh_record(repo, session_row, record))
+        return WebhookOutcome("recorded", session_row["id"]), session_row["region"], events
+    participant = await repo.registrant(
+        session_row["programme_id"], signal.email, signal.join_token
+    )
+    if participant is not None:
+        key = str(participant)
+    else:
+        stable = signal.email or signal.external_id or signal.join_token or signal.connection
+        key = guest_key(signal.provider, stable)
+    record = await repo.lock_record(
+        session_row, key, attendance_id(session_row["id"], key), participant, source
+    )
+    fresh = await repo.add_edge(session_row["id"], key, source, edge)
+    if not fresh and record["revision"] > 0:
+        return (
+            WebhookOutcome("duplicate", session_row["id"], record["id"], participant is None),
+            session_row["region"],
+            [],
+        )
+    events = await refresh_record(repo, session_row, record, source=source)
+    outcome = WebhookOutcome("recorded", session_row["id"], record["id"], participant is None)
+    return outcome, session_row["region"], events
+
+
+async def _session_for(
+    repo: SqlaAttendanceRepository, settings: AttendanceSettings, signal: PresenceSignal
+) -> Row | None:
+    if signal.session_id is not None:
+        row = await repo.session_row(signal.session_id)
+        if row is None or row["ends_at"] is None:
+            # Scheduling has not told us yet: refuse, so the tool retries later.
+            raise SessionNotFound(f"no session {signal.session_id} known here yet")
+        return None if row["status"] == "cancelled" else row
+    if signal.meeting_id is None:
+        raise InvalidWebhook("the delivery names neither a session nor a meeting")
+    programme = await repo.meeting_programme(signal.provider, signal.meeting_id)
+    if programme is None:
+        log.info("webhook_unlinked_meeting", provider=signal.provider)
+        return None
+    return await repo.session_at(
+        programme, signal.at, timedelta(minutes=settings.match_buffer_minutes)
+    )
+
+
+@dataclass(frozen=True)
+class RecordManualAttendance:
+    session_id: uuid.UUID
+    participant_id: uuid.UUID
+    attended_minutes: float
+    reason: str
+    actor: str
+
+
+async def record_manual_attendance(runtime: ServiceRuntime, cmd: RecordManualAttendance) -> Row:
+    """Set a participant's attended time by hand; audited, and marked adjusted everywhere."""
+    async with runtime.db.transaction() as session:
+        repo = SqlaAttendanceRepository(session)
+        session_row = await repo.session_row(cmd.session_id)
+        if session_row is None or session_row["ends_at"] is None:
+            raise SessionNotFound(f"no session {cmd.session_id} known here")
+        if await repo.registration(cmd.participant_id, session_row["programme_id"]) is None:
+            raise NotRegistered("the participant is not registered to this session's programme")
+        session_seconds = int((session_row["ends_at"] - session_row["starts_at"]).total_seconds())
+        seconds = round(cmd.attended_minutes * 60)
+        if seconds > session_seconds:
+            raise InvalidAttendance(
+                f"attended_minutes exceeds the session's {session_seconds // 60} minutes"
+            )
+        key = str(cmd.participant_id)
+        record = await repo.lock_record(
+            session_row,
+            key,
+            attendance_id(session_row["id"], key),
+            cmd.participant_id,
+            AttendanceSource.MANUAL.value,
+        )
+        await repo.add_adjustment(
+            {
+                "id": uuid.uuid4(),
+                "attendance_id": record["id"],
+                "session_id": session_row["id"],
+                "participant_id": cmd.participant_id,
+                "previous_seconds": record["attended_seconds"] if record["revision"] else None,
+                "attended_seconds": seconds,
+                "reason": cmd.reason,
+                "actor": cmd.actor,
+                "created_at": datetime.now(UTC),
+            }
+        )
+        await repo.update_record(record["id"], override_seconds=seconds)
+        record = {**record, "override_seconds": seconds}
+        events = await refresh_record(
+            repo, session_row, record, source=AttendanceSource.MANUAL.value
+        )
+        if events:
+            await runtime.emit(session, session_row["region"], *events)
+        result: dict[str, Any] = dict(
+            await repo.lock_record(
+                session_row, key, record["id"], cmd.participant_id, AttendanceSource.MANUAL.value
+            )
+        )
+    log.info("attendance_adjusted", session_id=str(cmd.session_id), events=len(events))
+    return result
