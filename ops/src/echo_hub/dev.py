@@ -216,6 +216,10 @@ def run_dev(*, regions: list[str], data_dir: Path, seed: bool, fresh: bool, base
                     "nats": platform.nats.url,
                     **{s: platform.url(s) for s in SERVICES},
                     "token": token,
+                    "pids": {
+                        "nats": platform.nats.process.pid if platform.nats.process else None,
+                        **{s: p.pid for s, p in platform.processes.items()},
+                    },
                 }
             )
         )

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
+import structlog
 from echo_contracts import Envelope, Event, InvalidEvent, decode, stream_name
 from echo_contracts.topology import ConsumerSpec
 from faststream import AckPolicy, Context
@@ -138,15 +139,18 @@ class EventConsumer:
                 handler = self.handlers.get(type(env.data))
                 if handler is None:
                     continue
-                with _tracer.start_as_current_span(
-                    f"{self.spec.durable} handle {env.type}",
-                    context=extract_context(msg.headers),
-                    kind=trace.SpanKind.CONSUMER,
-                    attributes={
-                        "messaging.system": "nats",
-                        "messaging.consumer.group.name": self.spec.durable,
-                        "messaging.message.id": key,
-                    },
+                with (
+                    _tracer.start_as_current_span(
+                        f"{self.spec.durable} handle {env.type}",
+                        context=extract_context(msg.headers),
+                        kind=trace.SpanKind.CONSUMER,
+                        attributes={
+                            "messaging.system": "nats",
+                            "messaging.consumer.group.name": self.spec.durable,
+                            "messaging.message.id": key,
+                        },
+                    ),
+                    structlog.contextvars.bound_contextvars(event_id=key, event_type=env.type),
                 ):
                     await handler(session, env)
                     await session.flush()

@@ -16,9 +16,9 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 import swagger_ui_bundle
-from echo_contracts import Envelope, Event, consumer_for, new_envelope
+from echo_contracts import Envelope, Event, consumer_for, new_envelope, stream_name
 from echo_contracts.export import asyncapi_document
-from echo_contracts.topology import ConsumerSpec
+from echo_contracts.topology import DLQ_STREAM, ConsumerSpec
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -34,7 +34,7 @@ from echo_runtime.auth import TokenVerifier
 from echo_runtime.consumer import EventConsumer, Handler
 from echo_runtime.database import Database, migrate
 from echo_runtime.logging import configure_logging, get_logger
-from echo_runtime.metrics import HTTP_REQUESTS
+from echo_runtime.metrics import CONSUMER_LAG, DLQ_SIZE, HTTP_REQUESTS
 from echo_runtime.outbox import Outbox, OutboxRelay
 from echo_runtime.problems import (
     DomainErrorMap,
@@ -178,15 +178,36 @@ class ServiceRuntime:
             poll_interval=self.settings.relay_poll_interval,
         )
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        self._tasks.append(asyncio.create_task(self._monitor(), name="monitor"))
         for job in self.background:
             self._tasks.append(asyncio.create_task(job(self), name=getattr(job, "__name__", "job")))
         log.info("service_started", regions=self.settings.regions)
+
+    async def _monitor(self, interval: float = 10.0) -> None:
+        """Keep the consumer-lag, DLQ and outbox gauges fresh for `/metrics`."""
+        spec = self.consumer_spec or (
+            consumer_for(self.settings.service) if self.handlers else None
+        )
+        while True:
+            try:
+                if spec is not None:
+                    for region in self.settings.regions:
+                        info = await self.js.consumer_info(stream_name(region), spec.durable)
+                        CONSUMER_LAG.labels(spec.durable, stream_name(region)).set(
+                            info.num_pending + info.num_ack_pending
+                        )
+                DLQ_SIZE.set((await self.js.stream_info(DLQ_STREAM)).state.messages)
+                if self.relay is not None:
+                    await self.relay.backlog()
+            except Exception as exc:  # a gauge must never take the service down
+                log.debug("monitor_failed", error=type(exc).__name__)
+            await asyncio.sleep(interval)
 
     async def stop(self) -> None:
         if self.relay is not None:
             self.relay.stop()
         for task in self._tasks:
-            if task.get_name() != "outbox-relay":
+            if task.get_name() != "outbox-relay":  # the relay finishes its batch and stops
                 task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
