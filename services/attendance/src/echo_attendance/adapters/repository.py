@@ -382,13 +382,17 @@ class SqlaAttendanceRepository:
     async def add_adjustment(self, values: Row) -> None:
         await self.session.execute(sa.insert(attendance_adjustments).values(**values))
 
-    async def adjustments(self, attendance_id: uuid.UUID) -> list[Row]:
-        rows = await self.session.execute(
-            sa.select(attendance_adjustments)
-            .where(attendance_adjustments.c.attendance_id == attendance_id)
-            .order_by(attendance_adjustments.c.created_at)
+    async def adjustments(
+        self, session_id: uuid.UUID, limit: int, offset: int
+    ) -> tuple[list[Row], int]:
+        return await self._page(
+            sa.select(attendance_adjustments).where(
+                attendance_adjustments.c.session_id == session_id
+            ),
+            [attendance_adjustments.c.created_at, attendance_adjustments.c.id],
+            limit,
+            offset,
         )
-        return [dict(r) for r in rows.mappings()]
 
     # ------------------------------------------------------------------ credit
 

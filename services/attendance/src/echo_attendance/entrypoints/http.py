@@ -146,6 +146,17 @@ class AttendanceOut(BaseModel):
         )
 
 
+class AdjustmentOut(BaseModel):
+    id: uuid.UUID
+    attendance_id: uuid.UUID
+    participant_id: uuid.UUID
+    previous_seconds: int | None
+    attended_seconds: int
+    reason: str
+    actor: str
+    created_at: datetime
+
+
 class CreditOut(BaseModel):
     id: uuid.UUID
     programme_id: uuid.UUID
@@ -204,7 +215,10 @@ async def _session_for(
     runtime: ServiceRuntime, principal: Principal, session_id: uuid.UUID, roles: Any
 ) -> Row:
     row: Row | None = await _read(runtime, SqlaAttendanceRepository.session_row, session_id)
-    if row is None or not principal.allows(READERS, row["region"], row["programme_id"]):
+    # Everyone in the programme may know the session exists (it is on their calendar).
+    if row is None or not principal.allows(
+        (*READERS, Role.SPOKE), row["region"], row["programme_id"]
+    ):
         raise SessionNotFound(f"no session {session_id} that you can see")
     principal.require(roles, row["region"], row["programme_id"])
     return row
@@ -386,6 +400,18 @@ async def list_attendance(
         runtime, SqlaAttendanceRepository.page_of_session, session_id, page.limit, page.offset
     )
     return Page.of([AttendanceOut.of(r) for r in rows], total, page)
+
+
+@router.get("/sessions/{session_id}/attendance-adjustments", response_model=Page[AdjustmentOut])
+async def list_adjustments(
+    session_id: uuid.UUID, principal: CurrentPrincipal, runtime: RuntimeDep, page: PageDep
+) -> Page[AdjustmentOut]:
+    """The audit trail of manual entries in a session: who, when, from what, to what, why."""
+    await _session_for(runtime, principal, session_id, (Role.HUB_ADMIN, Role.FACILITATOR))
+    rows, total = await _read(
+        runtime, SqlaAttendanceRepository.adjustments, session_id, page.limit, page.offset
+    )
+    return Page.of([AdjustmentOut.model_validate(r) for r in rows], total, page)
 
 
 # --------------------------------------------------------------------------- credit, certificates
