@@ -194,6 +194,8 @@ class TemplatePublished(Event):
     curriculum: list[TemplateTopic] = Field(default_factory=list)
     case_template_id: Code | None = None
     credit_rule: Code | None = None
+    #: Monthly templates: the week of the month (1-4, or -1 for the last) on `weekday`.
+    week_of_month: int | None = Field(default=None, ge=-1, le=4)
 
     def aggregate_id(self) -> str:
         return str(self.template_id)

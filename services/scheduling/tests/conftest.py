@@ -67,3 +67,13 @@ async def stream_events(js: JetStreamContext, stream: str, prefix: str = "") -> 
                 (msg.subject, (msg.headers or {}).get("Nats-Msg-Id"), decode(msg.data or b""))
             )
     return found
+
+
+async def drained(runtime: Any) -> bool:
+    """True once the relay has published every outbox row of `runtime`."""
+    return bool(await runtime.relay.backlog() == 0)
+
+
+def of_type(events: list[Any], name: str) -> list[Any]:
+    """The envelopes of one event name (e.g. `session_rescheduled`), oldest first."""
+    return [env for _, _, env in events if env.type == f"echo.scheduling.{name}.v1"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -12,9 +13,12 @@ from echo_runtime.testing import eventually, running, token
 from echo_scheduling.bootstrap import bootstrap
 from nats.js import JetStreamContext
 
-from ..conftest import stream_events
+from ..conftest import next_weekday, stream_events
 
 pytestmark = pytest.mark.integration
+
+#: The 1st of a month at least a month ahead: no "last week of the month" in its first days.
+FIRST_OF_A_MONTH = (date.today().replace(day=1) + timedelta(days=62)).replace(day=1)
 
 
 async def test_creating_a_programme_publishes_each_event_exactly_once_to_the_region_stream(
@@ -94,7 +98,30 @@ async def test_a_programme_can_be_read_back_and_listed_by_its_region_only(
         ({"timezone": "Mars/Olympus_Mons"}, "timezone"),
         ({"session_minutes": 29}, "session_minutes"),
         ({"session_minutes": 241}, "session_minutes"),
-        ({"session_count": 160, "interval_weeks": 8}, "recurrence"),
+        ({"session_count": 160, "interval_weeks": 8}, "session_count"),
+        ({"session_count": None, "ends_on": "2099-01-01"}, "ends_on"),
+        ({"starts_on": "2020-01-07"}, "starts_on"),
+        ({"session_count": 1, "excluded_dates": [next_weekday(1).isoformat()]}, "excluded_dates"),
+        (
+            {
+                "session_count": None,
+                "frequency": "monthly_by_weekday",
+                "week_of_month": -1,
+                "starts_on": FIRST_OF_A_MONTH.isoformat(),
+                "ends_on": (FIRST_OF_A_MONTH + timedelta(days=2)).isoformat(),
+            },
+            "ends_on",
+        ),
+        (
+            {
+                "starts_on": next_weekday(1, date.today() + timedelta(days=14)).isoformat(),
+                "ends_on": (date.today() + timedelta(days=1)).isoformat(),
+            },
+            "ends_on",
+        ),
+        ({"frequency": "fortnightly"}, "frequency"),
+        ({"week_of_month": 5}, "week_of_month"),
+        ({"case_slots": 3}, "case_slots"),
         ({"title": ""}, "title"),
         ({"colour": "blue"}, "colour"),
     ],

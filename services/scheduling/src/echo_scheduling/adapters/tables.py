@@ -22,6 +22,16 @@ programmes = sa.Table(
     sa.Column("interval_weeks", sa.Integer, nullable=False),
     sa.Column("created_by", sa.String(64), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # 0002
+    sa.Column("frequency", sa.String(24), nullable=False, server_default="weekly"),
+    sa.Column("week_of_month", sa.Integer, nullable=True),
+    sa.Column("ends_on", sa.Date, nullable=True),
+    sa.Column("excluded_dates", sa.JSON, nullable=True),
+    sa.Column("case_slots", sa.Integer, nullable=False, server_default="2"),
+    sa.Column("hub_team", sa.JSON, nullable=True),
+    sa.Column("curriculum", sa.JSON, nullable=True),
+    sa.Column("template_id", sa.Uuid, nullable=True),
+    sa.Column("template_version", sa.Integer, nullable=True),
 )
 
 sessions = sa.Table(
@@ -33,6 +43,50 @@ sessions = sa.Table(
     sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("sequence", sa.Integer, nullable=False, default=0),
+    # 0002
+    sa.Column("kind", sa.String(16), nullable=False, server_default="recurring"),
+    sa.Column("didactic_topic", sa.String(200), nullable=True),
+    sa.Column("presenter_name", sa.String(200), nullable=True),
+    sa.Column("cancel_reason", sa.Text, nullable=True),
+)
+
+#: Approved cases placed in a session's case slots (a case is in at most one slot).
+case_slots = sa.Table(
+    "case_slots",
+    metadata,
+    sa.Column("session_id", sa.Uuid, sa.ForeignKey("sessions.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("case_id", sa.Uuid, nullable=False, unique=True),
+)
+
+#: Approved cases that found no free slot yet (placed when a session is added).
+waiting_cases = sa.Table(
+    "waiting_cases",
+    metadata,
+    sa.Column("case_id", sa.Uuid, primary_key=True),
+    sa.Column("programme_id", sa.Uuid, nullable=False, index=True),
+    sa.Column("approved_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+#: Every version of every programme template, as published by the superhub.
+templates = sa.Table(
+    "templates",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("language", sa.String(20), nullable=False),
+    sa.Column("session_minutes", sa.Integer, nullable=False),
+    sa.Column("frequency", sa.String(24), nullable=False),
+    sa.Column("interval_weeks", sa.Integer, nullable=False),
+    sa.Column("weekday", sa.Integer, nullable=False),
+    sa.Column("week_of_month", sa.Integer, nullable=True),
+    sa.Column("local_start", sa.String(5), nullable=False),
+    sa.Column("session_count", sa.Integer, nullable=False),
+    sa.Column("curriculum", sa.JSON, nullable=False),
+    sa.Column("case_template_id", sa.String(64), nullable=True),
+    sa.Column("credit_rule", sa.String(64), nullable=True),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 outbox, inbox = add_messaging_tables(metadata)

@@ -1,41 +1,50 @@
-"""Programmes and their sessions: plain Python, no framework."""
+"""Programmes, sessions and agendas: plain Python, no framework."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 
-MAX_HORIZON_DAYS = 3 * 366
+from echo_scheduling.domain.errors import (
+    CaseAlreadyScheduled,
+    InvalidAgenda,
+    SessionCancelledAlready,
+    SessionInPast,
+)
+from echo_scheduling.domain.recurrence import Frequency, Recurrence, horizon_end
 
-
-class SchedulingError(Exception):
-    """Base of the scheduling domain's errors."""
-
-    field: str = "body"
-
-
-class UnknownTimeZone(SchedulingError):
-    field = "timezone"
-
-
-class InvalidRecurrence(SchedulingError):
-    field = "recurrence"
+#: Warning codes of an agenda (flags in the API, never errors).
+PRESENTER_MISSING = "presenter_missing"
+TOPIC_MISSING = "didactic_topic_missing"
 
 
-class ProgrammeNotFound(SchedulingError):
-    pass
+class SessionStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
 
 
-def zone(name: str) -> ZoneInfo:
-    """The IANA zone called `name`, or UnknownTimeZone."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UnknownTimeZone(
-            f"unknown time zone {name!r}; use an IANA name such as 'America/Toronto'"
-        ) from None
+class SessionKind(StrEnum):
+    RECURRING = "recurring"
+    ONE_OFF = "one_off"
+
+
+@dataclass(frozen=True)
+class TeamMember:
+    person_id: uuid.UUID
+    name: str
+    role: str
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One entry of the curriculum, in order; the presenter may be agreed later."""
+
+    position: int
+    title: str
+    presenter_name: str | None = None
 
 
 @dataclass
@@ -44,8 +53,88 @@ class Session:
     programme_id: uuid.UUID
     starts_at: datetime
     ends_at: datetime
-    status: str = "scheduled"
+    status: SessionStatus = SessionStatus.SCHEDULED
     sequence: int = 0
+    kind: SessionKind = SessionKind.RECURRING
+    didactic_topic: str | None = None
+    presenter_name: str | None = None
+    cancel_reason: str | None = None
+    #: Case slot position (1-based) -> approved case placed there.
+    case_slots: dict[int, uuid.UUID] = field(default_factory=dict)
+
+    @property
+    def minutes(self) -> int:
+        return int((self.ends_at - self.starts_at).total_seconds() // 60)
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the agenda still lacks (flagged, not refused)."""
+        out = []
+        if not self.didactic_topic:
+            out.append(TOPIC_MISSING)
+        if not self.presenter_name:
+            out.append(PRESENTER_MISSING)
+        return out
+
+    def _ensure_open(self) -> None:
+        if self.status is SessionStatus.CANCELLED:
+            raise SessionCancelledAlready(f"session {self.id} is cancelled")
+
+    def reschedule(self, starts_at: datetime, minutes: int | None, now: datetime) -> datetime:
+        """Move the session (keeping its length unless given); return the previous start."""
+        self._ensure_open()
+        if starts_at <= now:
+            raise SessionInPast(
+                f"starts_at {starts_at.isoformat()} is in the past; pick a future time"
+            )
+        if starts_at.date() > horizon_end(now.date()):
+            raise SessionInPast("starts_at is more than three years ahead")
+        previous = self.starts_at
+        length = timedelta(minutes=minutes if minutes is not None else self.minutes)
+        self.starts_at = starts_at
+        self.ends_at = starts_at + length
+        self.sequence += 1
+        return previous
+
+    def cancel(self, reason: str) -> bool:
+        """Cancel the session; False when it already was (nothing changes then)."""
+        if self.status is SessionStatus.CANCELLED:
+            return False
+        self.status = SessionStatus.CANCELLED
+        self.cancel_reason = reason
+        self.sequence += 1
+        return True
+
+    def set_agenda(
+        self,
+        didactic_topic: str | None,
+        presenter_name: str | None,
+        case_slots: dict[int, uuid.UUID] | None,
+        slot_count: int,
+    ) -> None:
+        """Replace the agenda; `case_slots=None` keeps the cases already placed."""
+        self._ensure_open()
+        if case_slots is not None:
+            bad = sorted(p for p in case_slots if not 1 <= p <= slot_count)
+            if bad:
+                raise InvalidAgenda(
+                    f"case slot positions {bad} do not exist; this programme has"
+                    f" {slot_count} slot(s) per session"
+                )
+            if len(set(case_slots.values())) != len(case_slots):
+                raise CaseAlreadyScheduled("the same case is in two slots")
+            self.case_slots = dict(case_slots)
+        self.didactic_topic = didactic_topic
+        self.presenter_name = presenter_name
+
+    def free_slot(self, slot_count: int) -> int | None:
+        """The first free case slot, or None when the session is full or cancelled."""
+        if self.status is SessionStatus.CANCELLED:
+            return None
+        for position in range(1, slot_count + 1):
+            if position not in self.case_slots:
+                return position
+        return None
 
 
 @dataclass
@@ -58,29 +147,94 @@ class Programme:
     session_minutes: int
     starts_on: date
     local_start: time
-    session_count: int
+    session_count: int = 12
     interval_weeks: int = 1
+    frequency: Frequency = Frequency.WEEKLY
+    week_of_month: int | None = None
+    ends_on: date | None = None
+    excluded_dates: list[date] = field(default_factory=list)
+    case_slots: int = 2
+    hub_team: list[TeamMember] = field(default_factory=list)
+    curriculum: list[Topic] = field(default_factory=list)
+    template_id: uuid.UUID | None = None
+    template_version: int | None = None
     sessions: list[Session] = field(default_factory=list)
 
-    def generate_sessions(self) -> list[Session]:
-        """Weekly sessions at the programme's local wall-clock time, kept across DST."""
-        tz = zone(self.timezone)
-        if self.session_count < 1:
-            raise InvalidRecurrence("a programme needs at least one session")
-        last = self.starts_on + timedelta(weeks=self.interval_weeks * (self.session_count - 1))
-        if (last - date.today()).days > MAX_HORIZON_DAYS:
-            raise InvalidRecurrence("the last session would be more than three years ahead")
+    def recurrence(self, count: int | None) -> Recurrence:
+        return Recurrence(
+            frequency=self.frequency,
+            starts_on=self.starts_on,
+            local_start=self.local_start,
+            timezone=self.timezone,
+            interval_weeks=self.interval_weeks,
+            week_of_month=self.week_of_month,
+            count=count,
+            until=self.ends_on,
+            excluded=frozenset(self.excluded_dates),
+        )
+
+    def generate_sessions(self, today: date, count: int | None = None) -> list[Session]:
+        """Sessions from the rule at the local wall-clock time; agendas from the curriculum."""
+        starts = self.recurrence(count).starts(today)
+        topics = sorted(self.curriculum, key=lambda t: t.position)
         sessions = []
-        for n in range(self.session_count):
-            day = self.starts_on + timedelta(weeks=self.interval_weeks * n)
-            start = datetime.combine(day, self.local_start, tzinfo=tz).astimezone(UTC)
+        for n, start in enumerate(starts):
+            topic = topics[n] if n < len(topics) else None
             sessions.append(
                 Session(
-                    id=uuid.uuid5(self.id, f"session-{n}"),
+                    id=uuid.uuid5(self.id, f"session-{start.isoformat()}"),
                     programme_id=self.id,
                     starts_at=start,
                     ends_at=start + timedelta(minutes=self.session_minutes),
+                    didactic_topic=topic.title if topic else None,
+                    presenter_name=topic.presenter_name if topic else None,
                 )
             )
         self.sessions = sessions
+        self.session_count = len(sessions)
+        if self.frequency is Frequency.MONTHLY_BY_WEEKDAY and self.week_of_month is None:
+            self.week_of_month = self.recurrence(count).effective_week_of_month()
         return sessions
+
+    def one_off_session(
+        self,
+        starts_at: datetime,
+        minutes: int | None,
+        now: datetime,
+        didactic_topic: str | None = None,
+        presenter_name: str | None = None,
+    ) -> Session:
+        """An extra session outside the rule (must be in the future, within the horizon)."""
+        if starts_at <= now:
+            raise SessionInPast(f"the session would start at {starts_at.isoformat()}, in the past")
+        if starts_at.date() > horizon_end(now.date()):
+            raise SessionInPast("the session would be more than three years ahead")
+        return Session(
+            id=uuid.uuid4(),
+            programme_id=self.id,
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(minutes=minutes or self.session_minutes),
+            kind=SessionKind.ONE_OFF,
+            didactic_topic=didactic_topic,
+            presenter_name=presenter_name,
+        )
+
+
+@dataclass(frozen=True)
+class Template:
+    """A version of a superhub's programme template, as replicated into regions."""
+
+    id: uuid.UUID
+    version: int
+    title: str
+    language: str
+    session_minutes: int
+    frequency: Frequency
+    interval_weeks: int
+    weekday: int
+    week_of_month: int | None
+    local_start: time
+    session_count: int
+    curriculum: list[str]
+    case_template_id: str | None = None
+    credit_rule: str | None = None
