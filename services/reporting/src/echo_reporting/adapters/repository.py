@@ -1,0 +1,102 @@
+"""SQLAlchemy store of the read models: one row per aggregate, read back as a `ReadModel`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from echo_reporting.adapters.tables import READ_MODELS
+from echo_reporting.domain.model import KINDS, ReadModel, Row
+
+
+def _row(mapping: Any) -> Row:
+    row = dict(mapping)
+    for key, value in row.items():
+        # SQLite returns naive datetimes for timezone-aware columns.
+        if isinstance(value, datetime) and value.tzinfo is None:
+            row[key] = value.replace(tzinfo=UTC)
+    return row
+
+
+class SqlaReadModelRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, kind: str, key: uuid.UUID) -> Row | None:
+        table = READ_MODELS[kind]
+        found = (
+            (await self.session.execute(sa.select(table).where(table.c.id == key)))
+            .mappings()
+            .first()
+        )
+        return _row(found) if found else None
+
+    async def put(self, kind: str, row: Row, *, exists: bool) -> None:
+        table = READ_MODELS[kind]
+        if exists:
+            values = {k: v for k, v in row.items() if k != "id"}
+            await self.session.execute(
+                sa.update(table).where(table.c.id == row["id"]).values(values)
+            )
+        else:
+            await self.session.execute(sa.insert(table).values(row))
+
+    async def insert_many(self, kind: str, rows: Iterable[Row]) -> int:
+        """Insert new rows in one statement (rebuild: the tables start empty)."""
+        batch = list(rows)
+        if batch:
+            await self.session.execute(sa.insert(READ_MODELS[kind]), batch)
+        return len(batch)
+
+    async def clear(self) -> None:
+        """Drop every read-model row (the rebuild starts from nothing)."""
+        for kind in KINDS:
+            await self.session.execute(sa.delete(READ_MODELS[kind]))
+
+    async def region_of_programme(self, programme_id: uuid.UUID) -> str | None:
+        """The region a programme's events came from, from any row that names it."""
+        table = READ_MODELS["programmes"]
+        region = await self.session.scalar(
+            sa.select(table.c.region).where(table.c.id == programme_id)
+        )
+        if region is not None:
+            return str(region)
+        for kind in ("sessions", "registrations", "attendance", "cases", "credits"):
+            t = READ_MODELS[kind]
+            region = await self.session.scalar(
+                sa.select(t.c.region).where(t.c.programme_id == programme_id).limit(1)
+            )
+            if region is not None:
+                return str(region)
+        return None
+
+    async def load(self, region: str | None = None) -> ReadModel:
+        """Every row (of one region when given) as an in-memory read model."""
+        model = ReadModel()
+        for kind in KINDS:
+            table = READ_MODELS[kind]
+            query = sa.select(table)
+            if region is not None:
+                query = query.where(table.c.region == region)
+            for mapping in (await self.session.execute(query)).mappings():
+                row = _row(mapping)
+                model.rows[kind][row["id"]] = row
+        return model
+
+    async def regions(self) -> list[str]:
+        """Every region any row came from."""
+        found: set[str] = set()
+        for kind in KINDS:
+            table = READ_MODELS[kind]
+            found.update(
+                str(r)
+                for r in (
+                    await self.session.execute(sa.select(table.c.region).distinct())
+                ).scalars()
+            )
+        return sorted(found)

@@ -1,0 +1,165 @@
+"""REST API of the reporting service: the network, region and programme reports (JSON or CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from echo_contracts.types import Region
+from echo_runtime.auth import CurrentPrincipal, Principal, Role
+from echo_runtime.pagination import Page, PageDep, PageParams
+from echo_runtime.problems import Problem
+from echo_runtime.service import RuntimeDep, ServiceRuntime
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
+
+from echo_reporting.adapters.repository import SqlaReadModelRepository
+from echo_reporting.domain.metrics import DateRange
+from echo_reporting.service_layer.reports import (
+    ReportQuery,
+    csv_columns,
+    csv_rows,
+    network_report,
+    programme_report,
+    region_report,
+)
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+#: Who reads a region's (or one of its programmes') report; network-admins read everything.
+REGION_READERS = (Role.HUB_ADMIN, Role.FACILITATOR, Role.EXPERT, Role.OBSERVER)
+
+Format = Annotated[
+    Literal["json", "csv"], Query(description="`csv` for a spreadsheet with a header row")
+]
+From = Annotated[date | None, Query(alias="from", description="first day, inclusive")]
+To = Annotated[date | None, Query(description="last day, inclusive")]
+
+
+def report_query(from_: date | None, to: date | None) -> ReportQuery:
+    return ReportQuery(rng=DateRange(from_, to))
+
+
+def can_read_network(principal: Principal) -> bool:
+    return principal.has_any([Role.NETWORK_ADMIN, Role.OBSERVER])
+
+
+def _paged(report: dict[str, Any], key: str, page: PageParams) -> dict[str, Any]:
+    items = report[key]
+    report[key] = Page.of(
+        items[page.offset : page.offset + page.limit], len(items), page
+    ).model_dump()
+    return report
+
+
+def _csv(report: dict[str, Any], *, regional: bool, name: str) -> Response:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(
+        buffer,
+        fieldnames=csv_columns(regional=regional),
+        extrasaction="ignore",
+        lineterminator="\n",
+    )
+    writer.writeheader()
+    writer.writerows(csv_rows(report))
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+async def build_network(runtime: ServiceRuntime, q: ReportQuery) -> dict[str, Any]:
+    async with runtime.db.session() as session:
+        repo = SqlaReadModelRepository(session)
+        model = await repo.load()
+        regions = sorted(set(runtime.settings.regions) | set(await repo.regions()))
+    return network_report(model, regions, q)
+
+
+async def build_region(runtime: ServiceRuntime, region: str, q: ReportQuery) -> dict[str, Any]:
+    async with runtime.db.session() as session:
+        model = await SqlaReadModelRepository(session).load(region)
+    return region_report(model, region, q)
+
+
+async def readable_programme(
+    runtime: ServiceRuntime, principal: Principal, programme_id: uuid.UUID
+) -> str:
+    """The programme's region, or a 404 when it is unknown or the caller may not see it."""
+    async with runtime.db.session() as session:
+        region = await SqlaReadModelRepository(session).region_of_programme(programme_id)
+    if region is None or not principal.allows(REGION_READERS, region, programme_id):
+        raise Problem(404, "Not Found", f"no programme {programme_id} whose report you can read")
+    return region
+
+
+def check_region(runtime: ServiceRuntime, principal: Principal, region: str) -> None:
+    principal.require(REGION_READERS, region)
+    if region not in runtime.settings.regions:
+        raise Problem(
+            404,
+            "Not Found",
+            f"this deployment reports on {runtime.settings.regions}, not {region!r}",
+        )
+
+
+@router.get("/network")
+async def get_network_report(
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    page: PageDep,
+    from_: From = None,
+    to: To = None,
+    format: Format = "json",
+) -> Response:
+    """Network-wide metrics, per region and by month, built from `network` events only."""
+    if not can_read_network(principal):
+        raise Problem(
+            403, "Forbidden", "the network report needs the network-admin or observer role"
+        )
+    report = await build_network(runtime, report_query(from_, to))
+    if format == "csv":
+        return _csv(report, regional=False, name="echo-network-report")
+    return JSONResponse(_paged(report, "regions", page))
+
+
+@router.get("/regions/{region}")
+async def get_region_report(
+    region: Region,
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    page: PageDep,
+    from_: From = None,
+    to: To = None,
+    format: Format = "json",
+) -> Response:
+    """One region's metrics, per programme and by month."""
+    check_region(runtime, principal, region)
+    report = await build_region(runtime, region, report_query(from_, to))
+    if format == "csv":
+        return _csv(report, regional=True, name=f"echo-{region}-report")
+    return JSONResponse(_paged(report, "programmes", page))
+
+
+@router.get("/programmes/{programme_id}")
+async def get_programme_report(
+    programme_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    from_: From = None,
+    to: To = None,
+    format: Format = "json",
+) -> Response:
+    """One programme's metrics, overall and by month."""
+    region = await readable_programme(runtime, principal, programme_id)
+    q = report_query(from_, to)
+    async with runtime.db.session() as session:
+        model = await SqlaReadModelRepository(session).load(region)
+    report = programme_report(model, programme_id, region, q)
+    if format == "csv":
+        return _csv(report, regional=True, name=f"echo-programme-{programme_id}-report")
+    return JSONResponse(report)
