@@ -168,13 +168,16 @@ class SqlaAttendanceRepository:
         return await self._first(sa.select(sessions).where(sessions.c.id == session_id))
 
     async def session_at(
-        self, programme_id: uuid.UUID, at: datetime, buffer: timedelta
+        self, provider: str, meeting_id: str, at: datetime, buffer: timedelta
     ) -> Row | None:
-        """The programme's scheduled session whose window (widened by `buffer`) holds `at`."""
+        """The linked programme's session whose window (widened by `buffer`) holds `at`."""
         rows = (
             await self.session.execute(
-                sa.select(sessions).where(
-                    sessions.c.programme_id == programme_id,
+                sa.select(sessions)
+                .join(video_meetings, video_meetings.c.programme_id == sessions.c.programme_id)
+                .where(
+                    video_meetings.c.provider == provider,
+                    video_meetings.c.meeting_id == meeting_id,
                     sessions.c.status != "cancelled",
                     sessions.c.ends_at.is_not(None),
                     sessions.c.starts_at <= at + buffer,
@@ -217,24 +220,21 @@ class SqlaAttendanceRepository:
         self, programme_id: uuid.UUID, email: str | None, join_token: str | None
     ) -> uuid.UUID | None:
         """The registered participant with this email or join token (never a display name)."""
+        matches = []
         if email:
-            found = await self.session.scalar(
-                sa.select(registrations.c.participant_id).where(
-                    registrations.c.programme_id == programme_id, registrations.c.email == email
-                )
-            )
-            if found is not None:
-                return uuid.UUID(str(found))
+            matches.append(registrations.c.email == email)
         if join_token:
-            found = await self.session.scalar(
-                sa.select(registrations.c.participant_id).where(
-                    registrations.c.programme_id == programme_id,
-                    registrations.c.join_token == join_token,
-                )
-            )
-            if found is not None:
-                return uuid.UUID(str(found))
-        return None
+            matches.append(registrations.c.join_token == join_token)
+        if not matches:
+            return None
+        found = await self.session.scalar(
+            sa.select(registrations.c.participant_id)
+            .where(registrations.c.programme_id == programme_id, sa.or_(*matches))
+            # The email of the registration wins over a token someone else may have shared.
+            .order_by(sa.case((matches[0], 0), else_=1))
+            .limit(1)
+        )
+        return None if found is None else uuid.UUID(str(found))
 
     # ------------------------------------------------------------------ webhooks and presence
 
@@ -250,14 +250,6 @@ class SqlaAttendanceRepository:
                 set_={"programme_id": programme_id, "created_at": now},
             )
         )
-
-    async def meeting_programme(self, provider: str, meeting_id: str) -> uuid.UUID | None:
-        found = await self.session.scalar(
-            sa.select(video_meetings.c.programme_id).where(
-                video_meetings.c.provider == provider, video_meetings.c.meeting_id == meeting_id
-            )
-        )
-        return None if found is None else uuid.UUID(str(found))
 
     async def record_receipt(self, replay_key: str, provider: str) -> bool:
         """Remember a delivery; False when this exact signed delivery was seen before."""
@@ -311,35 +303,32 @@ class SqlaAttendanceRepository:
         participant_id: uuid.UUID | None,
         source: str,
     ) -> Row:
-        """The attendee's record, created empty (revision 0) if needed, locked until commit."""
-        await self.session.execute(
-            self._insert(attendance)
-            .values(
-                id=record_id,
-                session_id=session_row["id"],
-                programme_id=session_row["programme_id"],
-                attendee_key=attendee_key,
-                participant_id=participant_id,
-                attended_seconds=0,
-                session_seconds=0,
-                source=source,
-                adjusted=False,
-                override_seconds=None,
-                revision=0,
-                updated_at=datetime.now(UTC),
-            )
-            .on_conflict_do_nothing(index_elements=["session_id", "attendee_key"])
+        """The attendee's record, created empty (revision 0) if needed, locked until commit.
+
+        One upsert both creates and locks the row (PostgreSQL locks a row it updates on
+        conflict), so concurrent webhooks of one person are applied one after the other.
+        """
+        now = datetime.now(UTC)
+        stmt = self._insert(attendance).values(
+            id=record_id,
+            session_id=session_row["id"],
+            programme_id=session_row["programme_id"],
+            attendee_key=attendee_key,
+            participant_id=participant_id,
+            attended_seconds=0,
+            session_seconds=0,
+            source=source,
+            adjusted=False,
+            override_seconds=None,
+            revision=0,
+            updated_at=now,
         )
-        row = await self._first(
-            sa.select(attendance)
-            .where(
-                attendance.c.session_id == session_row["id"],
-                attendance.c.attendee_key == attendee_key,
-            )
-            .with_for_update()
-        )
-        assert row is not None
-        return row
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["session_id", "attendee_key"],
+            set_={"updated_at": stmt.excluded.updated_at},
+        ).returning(*attendance.c)
+        row = (await self.session.execute(stmt)).mappings().one()
+        return dict(row)
 
     async def update_record(self, record_id: uuid.UUID, **values: Any) -> None:
         await self.session.execute(

@@ -133,13 +133,15 @@ async def _session_for(
         return None if row["status"] == "cancelled" else row
     if signal.meeting_id is None:
         raise InvalidWebhook("the delivery names neither a session nor a meeting")
-    programme = await repo.meeting_programme(signal.provider, signal.meeting_id)
-    if programme is None:
-        log.info("webhook_unlinked_meeting", provider=signal.provider)
-        return None
-    return await repo.session_at(
-        programme, signal.at, timedelta(minutes=settings.match_buffer_minutes)
+    row = await repo.session_at(
+        signal.provider,
+        signal.meeting_id,
+        signal.at,
+        timedelta(minutes=settings.match_buffer_minutes),
     )
+    if row is None:
+        log.info("webhook_without_session", provider=signal.provider)
+    return row
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,9 @@ async def refresh_record(
                 revision=revision,
             )
         )
-    if record["participant_id"] is not None:
+    # A first join with nothing attended yet cannot change any credit: skip the lookups.
+    nothing_yet = record["revision"] == 0 and attended == 0
+    if record["participant_id"] is not None and not nothing_yet:
         if rule is None:
             rule = await repo.rule(session_row["programme_id"])
         events.extend(
