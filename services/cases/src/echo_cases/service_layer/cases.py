@@ -1,0 +1,117 @@
+"""Use cases on cases: one function per command, each one transaction with its events."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from echo_contracts import CaseSubmitted, Event
+from echo_runtime.logging import get_logger
+from echo_runtime.service import ServiceRuntime
+
+from echo_cases.adapters.repository import SqlaCaseRepository
+from echo_cases.domain.model import Case, CaseNotFound, CaseStatus, InvalidCaseForm
+from echo_cases.domain.screening import CaseContainsPhi, PhiScreener, screen_fields
+from echo_cases.domain.templates import find_template
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class SubmitCase:
+    programme_id: uuid.UUID
+    region: str
+    presenter_id: uuid.UUID
+    template_id: str
+    template_version: int
+    fields: dict[str, str]
+    actor: str
+
+
+def screen(screener: PhiScreener, texts: dict[str, str], *, prefix: str, what: str) -> None:
+    """The PHI gate; a refusal is logged by category counts only, never the text."""
+    try:
+        screen_fields(screener, texts, prefix=prefix)
+    except CaseContainsPhi as refused:
+        counts = Counter(f.category.value for f in refused.findings)
+        log.info("phi_refused", what=what, findings=len(refused.findings), categories=dict(counts))
+        raise
+
+
+async def submit_case(runtime: ServiceRuntime, screener: PhiScreener, cmd: SubmitCase) -> Case:
+    """Validate the form against its template, screen it, then store it and announce it."""
+    template = find_template(cmd.template_id, cmd.template_version)
+    if template is None:
+        raise InvalidCaseForm(
+            [
+                (
+                    "template_id",
+                    f"no case template {cmd.template_id!r} version {cmd.template_version};"
+                    " see GET /v1/case-templates",
+                )
+            ]
+        )
+    values = template.validate(cmd.fields)
+    screen(
+        screener,
+        {name: values[name] for name in template.text_fields if name in values},
+        prefix="fields.",
+        what="case",
+    )
+    case = Case(
+        id=uuid.uuid4(),
+        programme_id=cmd.programme_id,
+        region=cmd.region,
+        presenter_id=cmd.presenter_id,
+        template_id=template.id,
+        template_version=template.version,
+        fields=values,
+    )
+    async with runtime.db.transaction() as session:
+        repo = SqlaCaseRepository(session)
+        await repo.add(case)
+        await repo.audit(case.id, cmd.actor, "submitted", None, case.status)
+        await runtime.emit(
+            session,
+            case.region,
+            CaseSubmitted(
+                case_id=case.id,
+                programme_id=case.programme_id,
+                presenter_id=case.presenter_id,
+                template_id=template.id,
+                template_version=template.version,
+            ),
+        )
+    log.info("case_submitted", case_id=str(case.id), programme_id=str(case.programme_id))
+    return case
+
+
+async def change_case(
+    runtime: ServiceRuntime,
+    case_id: uuid.UUID,
+    *,
+    actor: str,
+    action: str,
+    change: Callable[[Case], list[Event]],
+) -> Case:
+    """Apply one workflow move to a case, audit it and emit its events, in one transaction."""
+    async with runtime.db.transaction() as session:
+        repo = SqlaCaseRepository(session)
+        case = await repo.get(case_id)
+        if case is None:
+            raise CaseNotFound(f"no case {case_id}")
+        before: CaseStatus = case.status
+        events = change(case)
+        await repo.save(case)
+        await repo.audit(case.id, actor, action, before, case.status)
+        await runtime.emit(session, case.region, *events)
+    log.info("case_changed", case_id=str(case_id), action=action, status=case.status.value)
+    return case
+
+
+async def record_read(runtime: ServiceRuntime, case_id: uuid.UUID, actor: str) -> None:
+    """Audit that `actor` read the case."""
+    async with runtime.db.transaction() as session:
+        await SqlaCaseRepository(session).audit(case_id, actor, "read")
