@@ -1,0 +1,168 @@
+"""The platform as a person runs it: `echo-hub dev` starts real processes, HTTP drives the flow.
+
+Programme created in scheduling -> session.scheduled events -> attendance, cases and notifications
+take them into their own tables -> reporting counts programmes and sessions per region.
+Ctrl-C (SIGINT) must leave no process behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from echo_runtime.natsserver import free_port
+from echo_runtime.testing import token
+
+pytestmark = pytest.mark.e2e
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split()[2] == "Z")
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    data = tmp_path_factory.mktemp("echo-dev")
+    base = free_port()
+    while any(_port_taken(base + i) for i in range(5)):
+        base = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "echo_hub",
+            "dev",
+            "--data-dir",
+            str(data),
+            "--base-port",
+            str(base),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    urls = data / "urls.json"
+    deadline = time.monotonic() + 150
+    while not urls.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            out = proc.stdout.read() if proc.stdout else ""
+            logs = {p.name: p.read_text()[-3000:] for p in (data / "logs").glob("*.log")}
+            pytest.fail(f"echo-hub dev did not come up: {out}\n{logs}")
+        time.sleep(0.3)
+    info: dict[str, Any] = json.loads(urls.read_text())
+    info["process"] = proc
+    info["data"] = data
+    yield info
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+
+
+def _port_taken(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait(check: Any, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.25)
+    raise AssertionError(f"not reached within {timeout}s: {last!r}")
+
+
+def test_programme_to_report_flow_over_http(platform: dict[str, Any]) -> None:
+    admin = token("hub-admin", "ontario")
+    with httpx.Client(timeout=30) as http:
+        before = http.get(
+            f"{platform['reporting']}/v1/reports/regions/ontario", headers=admin
+        ).json()
+        created = http.post(
+            f"{platform['scheduling']}/v1/programmes",
+            headers=admin,
+            json={
+                "region": "ontario",
+                "title": "Opioid Use Disorder ECHO",
+                "timezone": "America/Toronto",
+                "starts_on": "2027-02-01",
+                "local_start": "12:00",
+                "session_count": 6,
+            },
+        )
+        assert created.status_code == 201, created.text
+        programme_id = created.json()["id"]
+        sessions = http.get(
+            f"{platform['scheduling']}/v1/programmes/{programme_id}/sessions", headers=admin
+        ).json()
+        assert sessions["total"] == 6
+
+        def report() -> dict[str, Any] | None:
+            body: dict[str, Any] = http.get(
+                f"{platform['reporting']}/v1/reports/regions/ontario", headers=admin
+            ).json()
+            totals = body["totals"]
+            return totals if totals["programmes"] == before["totals"]["programmes"] + 1 else None
+
+        after = _wait(report)
+        assert after["sessions_scheduled"] == before["totals"]["sessions_scheduled"] + 6
+
+        # Attendance took the sessions into its own tables: it knows the session now.
+        first = sessions["items"][0]["id"]
+        facilitator = token("facilitator", "ontario")
+        _wait(
+            lambda: (
+                http.get(
+                    f"{platform['attendance']}/v1/sessions/{first}/attendance", headers=facilitator
+                ).status_code
+                == 200
+            )
+        )
+        # Bad input is a problem naming the field; a wrong token is refused.
+        bad = http.post(
+            f"{platform['scheduling']}/v1/programmes",
+            headers=admin,
+            json={
+                "region": "ontario",
+                "title": "x",
+                "timezone": "Mars/Olympus",
+                "starts_on": "2027-02-01",
+                "local_start": "12:00",
+            },
+        )
+        assert bad.status_code == 422
+        assert bad.json()["errors"][0]["field"] == "timezone"
+        assert http.get(f"{platform['reporting']}/v1/reports/regions/ontario").status_code == 401
+        wrong = http.get(
+            f"{platform['reporting']}/v1/reports/regions/ontario",
+            headers=token("hub-admin", "shanghai"),
+        )
+        assert wrong.status_code == 403
+
+
+def test_ctrl_c_leaves_no_process_behind(platform: dict[str, Any]) -> None:
+    proc: subprocess.Popen[str] = platform["process"]
+    pids = [pid for pid in platform["pids"].values() if pid]
+    assert len(pids) == 6 and all(_alive(pid) for pid in pids)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 0
+    _wait(lambda: not any(_alive(pid) for pid in pids), timeout=30)
