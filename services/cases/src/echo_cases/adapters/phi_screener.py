@@ -10,6 +10,7 @@ category on the labelled corpus).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -34,7 +35,7 @@ _IPV4 = re.compile(
     r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
     r"(?![\d.]\d)"
 )
-_IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){2,7}:?(?:[0-9A-Fa-f]{1,4})?(?![\w:])")
+_IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 
 # ----------------------------------------------------------------------------- dates
 
@@ -104,13 +105,14 @@ _AGE_WORDS = re.compile(
     r"|九十多?岁|百岁",
     _I,
 )
+_TWO_THREE_DIGITS = re.compile(r"(?<!\d)\d{2,3}(?!\d)")
 _BORN_YEAR = re.compile(r"\b(?:born|né|née)\s+(?:in\s+|en\s+)?(1[89]\d\d)\b", _I)
 
 # ----------------------------------------------------------------------------- labelled numbers
 
 _ID_VALUE = (
     r"((?:[A-Za-z]{1,4}[ -])?[A-Za-z0-9]*\d[A-Za-z0-9]*(?:[ /-][A-Za-z0-9]*\d[A-Za-z0-9]*)*"
-    r"(?:[ -][A-Za-z]{1,2}\b)?)"
+    r"(?:[ -](?-i:[A-Z]{1,2})\b)?)"
 )
 _ID_SEP = r"\s*(?:(?:number|numéro|num|no\.?|n°|#|is|was|=)\s*)?[:#：]?\s*"
 _LABELS: tuple[tuple[PhiCategory, str, int], ...] = (
@@ -161,6 +163,16 @@ _LABELLED: tuple[tuple[PhiCategory, re.Pattern[str], int], ...] = tuple(
     (cat, re.compile(rf"(?<![\w])(?:{label})(?![\w]){_ID_SEP}{_ID_VALUE}", _I), digits)
     for cat, label, digits in _LABELS
 )
+_LABEL_WORDS: dict[PhiCategory, tuple[str, ...]] = {
+    cat: tuple(
+        {
+            word.lower()
+            for word in re.findall(r"[A-Za-zéèç&+'/]{2,}|[\u4e00-\u9fff]{2,}", label)
+            if word.lower() not in {"number", "no", "of", "de", "id", "des", "du"}
+        }
+    )
+    for cat, label, _ in _LABELS
+}
 _CN_ID = re.compile(r"(?<!\d)\d{6}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])\d{2}\d{3}[\dXx](?![\dA-Za-z])")
 _GROUPED_3_3_4 = re.compile(r"(?<![\d-])\d{3}[ -]\d{3}[ -]\d{4}(?![\d-])")
 _GROUPED_3_3_3 = re.compile(r"(?<![\d-])\d{3}[ -]\d{3}[ -]\d{3}(?![\d-])")
@@ -172,6 +184,11 @@ _LONG_NUMBER = re.compile(
     r"(?<![\d/])(?<!\d[.,])\d{8,}(?!\d|[.,]\d|/)(?!\s*(?:copies|IU|iu|cells|cp|units|/))"
 )
 
+#: Drug and terminology codes are clinical, not identifiers of a person.
+_CODE_BEFORE = re.compile(
+    r"\b(?:DIN|NDC|ATC|LOINC|SNOMED(?:\s+CT)?|ICD(?:-10|-11)?|CPT|code)\W*$", _I
+)
+
 # ----------------------------------------------------------------------------- phones
 
 _PHONE_LABELLED = re.compile(
@@ -179,6 +196,7 @@ _PHONE_LABELLED = re.compile(
     r"|电话|手机|传真)\s*(?:number|no\.?|numéro)?\s*[:：]?\s*(\+?[\d(][\d ()./-]{5,}\d)",
     _I,
 )
+_PHONE_CANDIDATE = re.compile(r"(?<![\w.,/+-])(?:\+|\(\d)?[\d ()./-]{6,}\d(?![\w.,/]\d)")
 _PHONE_NANP = re.compile(r"(?<![\d/.-])\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?![\d/.-]*\d)")
 
 # ----------------------------------------------------------------------------- places
@@ -224,7 +242,8 @@ _STREETS: tuple[re.Pattern[str], ...] = (
         r"\b(?:Apt|Apartment|Suite|Unit|Flat|Room|Rm|Building|Bldg|Floor|appartement|app\.)"
         r"\.?\s*#?\s*\d{1,4}[A-Z]?\b(?=[,\s]+(?:\d|[A-Z]))",
     ),
-    re.compile(r"\b(?:P\.?\s?O\.?\s+Box|Case\s+postale|CP|RR|Rural\s+Route)\s*#?\s*\d{1,6}\b"),
+    # Not "RR 18" (a respiratory rate): only the spelled-out rural route.
+    re.compile(r"\b(?:P\.?\s?O\.?\s+Box|Case\s+postale|Rural\s+Route)\s*#?\s*\d{1,6}\b"),
     re.compile(
         r"[\u4e00-\u9fff]{1,12}(?:路|街|大道|道|巷|弄|胡同|里)\s*\d+\s*(?:号|弄)"
         r"(?:\s*\d+\s*(?:号楼|栋|幢))?(?:\s*\d+\s*室)?"
@@ -344,10 +363,17 @@ _NAMED = re.compile(
     r"|(?:姓名|名字)\s*[:：]?\s*[\u4e00-\u9fffA-Za-z]{2,20}"
 )
 _INITIALS = re.compile(r"\b(?:patient|pt|Mr|Mrs|Ms|client)\.?\s+[A-Z]\.\s?[A-Z]\.(?:\s?[A-Z]\.)?")
-_HAN_NAME = re.compile(
-    r"[\u4e00-\u9fff]{1,3}(?:先生|女士|医生|大夫|老师|护士|阿姨|小姐|老人|师傅)"
-    r"|(?:患者|病人|病患)[\u4e00-\u9fff]{2,3}(?=[，,。 ]|$)"
+_HAN_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏"
+    "魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵"
+    "万钱严覃武戴莫孔向汤欧"
 )
+_HAN_NAME = re.compile(
+    rf"[{_HAN_SURNAMES}][\u4e00-\u9fff]{{0,2}}(?:先生|女士|医生|大夫|老师|护士|阿姨|小姐|师傅)"
+    rf"|(?:患者|病人|病患)[{_HAN_SURNAMES}][\u4e00-\u9fff]{{1,2}}(?=[，,。 ]|$)"
+)
+#: Given names that are unmistakably names even alone (Xiaoming, Xiaohong...).
+_LONE_GIVEN = re.compile(r"\bXiao[a-z]{2,6}\b")
 
 #: When two findings overlap, the longer wins; on equal length, the earlier category here
 #: (a checksummed or labelled id says more than "a number that could be dialled").
@@ -355,9 +381,9 @@ _PRIORITY = {
     cat: n
     for n, cat in enumerate(
         (
-            C.EMAIL, C.URL, C.IP_ADDRESS, C.NATIONAL_ID, C.HEALTH_PLAN_NUMBER, C.PHONE,
-            C.MEDICAL_RECORD_NUMBER, C.ACCOUNT_NUMBER, C.LICENCE_NUMBER, C.VEHICLE_ID,
-            C.DEVICE_ID, C.DATE, C.AGE_OVER_89, C.POSTCODE, C.STREET_ADDRESS,
+            C.EMAIL, C.URL, C.IP_ADDRESS, C.NATIONAL_ID, C.HEALTH_PLAN_NUMBER,
+            C.ACCOUNT_NUMBER, C.LICENCE_NUMBER, C.VEHICLE_ID, C.DEVICE_ID, C.PHONE,
+            C.MEDICAL_RECORD_NUMBER, C.DATE, C.AGE_OVER_89, C.POSTCODE, C.STREET_ADDRESS,
             C.GEOGRAPHIC, C.NAME,
         )
     )
@@ -447,18 +473,30 @@ class RegexPhiScreener:
             yield Span(m.start(), m.end(), C.IP_ADDRESS)
         for m in _IPV6.finditer(text):
             value = m.group(0)
-            groups = [g for g in value.split(":") if g]
-            if len(groups) >= 3 and (
-                "::" in value or (len(groups) == 8 and any(c.isalpha() for c in value))
-            ):
-                yield Span(m.start(), m.end(), C.IP_ADDRESS)
+            # Times (12:30:45) are not addresses: ask for 3+ groups and a '::' or 8 groups.
+            if len([g for g in value.split(":") if g]) < 3:
+                continue
+            try:
+                ipaddress.IPv6Address(value)
+            except ValueError:
+                continue
+            yield Span(m.start(), m.end(), C.IP_ADDRESS)
 
     def _phones(self, text: str) -> Iterator[Span]:
-        for region in self.phone_regions:
-            for match in phonenumbers.PhoneNumberMatcher(
-                text, region, leniency=phonenumbers.Leniency.VALID
-            ):
-                yield Span(match.start, match.end, C.PHONE)
+        # Parse only digit runs that could be dialled: PhoneNumberMatcher over the whole text
+        # for three regions cost most of the screening time.
+        for m in _PHONE_CANDIDATE.finditer(text):
+            candidate = m.group(0).rstrip(" ./-(")
+            if len(_digits(candidate)) < 7:
+                continue
+            for region in self.phone_regions:
+                try:
+                    number = phonenumbers.parse(candidate, region)
+                except phonenumbers.NumberParseException:
+                    continue
+                if phonenumbers.is_valid_number(number):
+                    yield Span(m.start(), m.start() + len(candidate), C.PHONE)
+                    break
         for m in _PHONE_LABELLED.finditer(text):
             if len(_digits(m.group(1))) >= 7:
                 yield Span(m.start(1), m.end(1), C.PHONE)
@@ -469,7 +507,11 @@ class RegexPhiScreener:
 
     @staticmethod
     def _ids(text: str) -> Iterator[Span]:
+        lower = text.lower()
         for category, pattern, min_digits in _LABELLED:
+            # A substring test is far cheaper than a regex scan; most texts have no label.
+            if not any(word in lower for word in _LABEL_WORDS[category]):
+                continue
             for m in pattern.finditer(text):
                 value = m.group(1)
                 if len(_digits(value)) >= min_digits:
@@ -487,7 +529,8 @@ class RegexPhiScreener:
         for m in _VIN.finditer(text):
             yield Span(m.start(), m.end(), C.VEHICLE_ID)
         for m in _LONG_NUMBER.finditer(text):
-            yield Span(m.start(), m.end(), C.MEDICAL_RECORD_NUMBER)
+            if not _CODE_BEFORE.search(text[max(0, m.start() - 16) : m.start()]):
+                yield Span(m.start(), m.end(), C.MEDICAL_RECORD_NUMBER)
 
     @staticmethod
     def _dates(text: str) -> Iterator[Span]:
@@ -501,7 +544,8 @@ class RegexPhiScreener:
 
     @staticmethod
     def _ages(text: str) -> Iterator[Span]:
-        for pattern in _AGE_NUMBER:
+        old_enough = any(int(n) >= 90 for n in _TWO_THREE_DIGITS.findall(text))
+        for pattern in _AGE_NUMBER if old_enough else ():
             for m in pattern.finditer(text):
                 if _ok_age(m.group(1)):
                     yield Span(m.start(), m.end(), C.AGE_OVER_89)
@@ -565,6 +609,6 @@ class RegexPhiScreener:
                 if value is None or value.split()[0] in _NOT_NAME:
                     continue
                 yield Span(m.start(group), m.end(group), C.NAME)
-        for pattern in (_INITIALS, _HAN_NAME):
+        for pattern in (_INITIALS, _HAN_NAME, _LONE_GIVEN):
             for m in pattern.finditer(text):
                 yield Span(m.start(), m.end(), C.NAME)

@@ -36,18 +36,26 @@ class CaseStatus(StrEnum):
     FOLLOW_UP_DUE = "follow_up_due"
 
 
-#: Every legal move of the workflow; anything else is an IllegalTransition.
-TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
-    CaseStatus.SUBMITTED: frozenset({CaseStatus.IN_REVIEW}),
-    CaseStatus.IN_REVIEW: frozenset({CaseStatus.APPROVED, CaseStatus.REJECTED}),
-    CaseStatus.APPROVED: frozenset({CaseStatus.SCHEDULED}),
-    CaseStatus.REJECTED: frozenset(),
-    CaseStatus.SCHEDULED: frozenset(
-        {CaseStatus.SCHEDULED, CaseStatus.APPROVED, CaseStatus.PRESENTED}
+#: Every command of the workflow: the state it leads to and the states it is allowed from.
+#: Anything else is an IllegalTransition (answered with 409 and the current state).
+ACTIONS: dict[str, tuple[CaseStatus, frozenset[CaseStatus]]] = {
+    "reviewed": (CaseStatus.IN_REVIEW, frozenset({CaseStatus.SUBMITTED})),
+    "approved": (CaseStatus.APPROVED, frozenset({CaseStatus.IN_REVIEW})),
+    "rejected": (CaseStatus.REJECTED, frozenset({CaseStatus.IN_REVIEW})),
+    "scheduled": (
+        CaseStatus.SCHEDULED,
+        frozenset({CaseStatus.APPROVED, CaseStatus.SCHEDULED, CaseStatus.FOLLOW_UP_DUE}),
     ),
-    CaseStatus.PRESENTED: frozenset({CaseStatus.RECOMMENDATIONS_ISSUED}),
-    CaseStatus.RECOMMENDATIONS_ISSUED: frozenset({CaseStatus.FOLLOW_UP_DUE}),
-    CaseStatus.FOLLOW_UP_DUE: frozenset({CaseStatus.SCHEDULED}),
+    "unscheduled": (CaseStatus.APPROVED, frozenset({CaseStatus.SCHEDULED})),
+    "presented": (CaseStatus.PRESENTED, frozenset({CaseStatus.SCHEDULED})),
+    "given recommendations": (CaseStatus.RECOMMENDATIONS_ISSUED, frozenset({CaseStatus.PRESENTED})),
+    "given a follow-up": (CaseStatus.FOLLOW_UP_DUE, frozenset({CaseStatus.RECOMMENDATIONS_ISSUED})),
+}
+
+#: The workflow as a graph: which states each state can move to.
+TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
+    state: frozenset(target for target, sources in ACTIONS.values() if state in sources)
+    for state in CaseStatus
 }
 
 #: States in which a case has been (or is being) presented to the whole programme.
@@ -74,12 +82,10 @@ class IllegalTransition(CaseError):
     field = "status"
 
     def __init__(self, case_id: uuid.UUID, current: CaseStatus, action: str) -> None:
-        allowed = sorted(
-            s.value for s, targets in TRANSITIONS.items() if _target_of(action) in targets
-        )
+        allowed = sorted(s.value for s in ACTIONS[action][1])
         super().__init__(
             f"case {case_id} is {current.value}; it cannot be {action} "
-            f"(only a case that is {' or '.join(allowed) or 'nothing'} can)"
+            f"(only a case that is {' or '.join(allowed)} can)"
         )
         self.current = current
 
@@ -116,22 +122,6 @@ class SessionNotStarted(CaseError):
     field = "status"
 
 
-_ACTION_TARGET = {
-    "reviewed": CaseStatus.IN_REVIEW,
-    "approved": CaseStatus.APPROVED,
-    "rejected": CaseStatus.REJECTED,
-    "scheduled": CaseStatus.SCHEDULED,
-    "unscheduled": CaseStatus.APPROVED,
-    "presented": CaseStatus.PRESENTED,
-    "given recommendations": CaseStatus.RECOMMENDATIONS_ISSUED,
-    "given a follow-up": CaseStatus.FOLLOW_UP_DUE,
-}
-
-
-def _target_of(action: str) -> CaseStatus:
-    return _ACTION_TARGET[action]
-
-
 @dataclass
 class Case:
     """One de-identified case presentation and where it is in the workflow."""
@@ -153,8 +143,8 @@ class Case:
     version: int = 1
 
     def _move(self, action: str) -> None:
-        target = _target_of(action)
-        if target not in TRANSITIONS[self.status]:
+        target, sources = ACTIONS[action]
+        if self.status not in sources:
             raise IllegalTransition(self.id, self.status, action)
         self.status = target
 
