@@ -1,0 +1,257 @@
+"""Every kustomize overlay renders offline and is valid against the Kubernetes API schemas.
+
+`kubectl kustomize` renders; `kubernetes-validate --strict` rejects unknown fields and wrong
+types. On top of the schemas, the properties the platform relies on are checked on the rendered
+objects: hardened pods, probes, resources, policies, and NATS given every variable its config
+references.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+K8S = REPO / "deploy" / "k8s"
+KUBECTL = "/usr/bin/kubectl"
+VALIDATOR = Path(sys.executable).parent / "kubernetes-validate"
+KUBERNETES_VERSION = "1.32.0"  # the kubectl here is 1.32
+OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir() if p.is_dir())
+REGIONS = ("northern-ireland", "ontario", "shanghai")
+SERVICES = ("scheduling", "cases", "attendance", "notifications", "reporting")
+#: Variables the base StatefulSet sets for every NATS server.
+BASE_NATS_VARS = {
+    "NATS_SERVER_NAME",
+    "NATS_HOST",
+    "NATS_PORT",
+    "NATS_HTTP_PORT",
+    "NATS_CLUSTER_PORT",
+    "NATS_LEAF_PORT",
+    "NATS_STORE_DIR",
+    "NATS_MAX_FILE_STORE",
+    "NATS_TLS_CERT",
+    "NATS_TLS_KEY",
+    "NATS_TLS_CA",
+    "NATS_SYS_PASSWORD",
+}
+
+Doc = dict[str, Any]
+
+
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("echo_k8s_generate", K8S / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def render(directory: Path) -> str:
+    result = subprocess.run(
+        [KUBECTL, "kustomize", str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def validate(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(VALIDATOR), "--strict", "--quiet", "-k", KUBERNETES_VERSION, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def docs(text: str) -> list[Doc]:
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def kinds(objects: list[Doc]) -> Counter[str]:
+    return Counter(d["kind"] for d in objects)
+
+
+def pod_specs(objects: list[Doc]) -> list[tuple[str, Doc]]:
+    found = []
+    for d in objects:
+        if d["kind"] in ("Deployment", "StatefulSet", "Job"):
+            found.append((f"{d['kind']}/{d['metadata']['name']}", d["spec"]["template"]["spec"]))
+    return found
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, list[Doc]]]:
+    out = tmp_path_factory.mktemp("kustomize")
+    result = {}
+    for overlay in OVERLAYS:
+        text = render(K8S / "overlays" / overlay)
+        path = out / f"{overlay}.yaml"
+        path.write_text(text)
+        result[overlay] = (path, docs(text))
+    return result
+
+
+def test_there_is_an_overlay_per_region_and_one_for_the_superhub() -> None:
+    assert sorted([*REGIONS, "superhub"]) == OVERLAYS
+
+
+def test_checked_in_manifests_match_the_generator() -> None:
+    files: dict[Path, str] = _generator().rendered_files()
+    stale = [str(p.relative_to(K8S)) for p, text in files.items() if p.read_text() != text]
+    assert stale == [], f"run `.venv/bin/python deploy/k8s/generate.py`: {stale} are stale"
+    assert len(files) == 17 + 3 * len(OVERLAYS)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_is_valid_against_the_kubernetes_schemas(
+    overlay: str, rendered: dict[str, tuple[Path, list[Doc]]]
+) -> None:
+    path, objects = rendered[overlay]
+    result = validate(path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(objects) == (21 if overlay == "superhub" else 41)
+
+
+def test_the_validator_rejects_an_unknown_field(
+    rendered: dict[str, tuple[Path, list[Doc]]], tmp_path: Path
+) -> None:
+    _, objects = rendered["ontario"]
+    broken = [dict(d) for d in objects]
+    deployment = next(d for d in broken if d["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["readinesProbe"] = container["readinessProbe"]
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump_all(broken))
+    result = validate(path)
+    assert result.returncode != 0
+    assert "readinesProbe" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_a_region_runs_five_services_its_leaf_and_the_stream_job(
+    region: str, rendered: dict[str, tuple[Path, list[Doc]]]
+) -> None:
+    _, objects = rendered[region]
+    counts = kinds(objects)
+    assert counts["Deployment"] == 5
+    assert counts["HorizontalPodAutoscaler"] == 5
+    assert counts["PodDisruptionBudget"] == 6
+    assert counts["NetworkPolicy"] == 8  # deny-all + 5 services + NATS + stream Job
+    assert counts["StatefulSet"] == 1
+    assert counts["Job"] == 1
+    assert counts["Secret"] == 0
+    assert {d["metadata"].get("namespace") for d in objects} == {f"echo-{region}"}
+    config = next(d for d in objects if d["metadata"]["name"] == "echo-platform")
+    assert config["data"]["REGIONS"] == region
+    nats = next(d for d in objects if d["kind"] == "StatefulSet")
+    assert nats["spec"]["replicas"] == 1
+    job = next(d for d in objects if d["kind"] == "Job")
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == [
+        "echo-hub",
+        "streams",
+        "apply",
+    ]
+
+
+def test_the_superhub_runs_a_three_server_cluster(
+    rendered: dict[str, tuple[Path, list[Doc]]],
+) -> None:
+    _, objects = rendered["superhub"]
+    nats = next(d for d in objects if d["kind"] == "StatefulSet")
+    assert nats["spec"]["replicas"] == 3
+    env = {e["name"]: e for e in nats["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert [env[f"NATS_ROUTE_{i}"]["value"].split("@")[1] for i in (1, 2, 3)] == [
+        f"echo-nats-{i}.echo-nats-cluster:6222" for i in range(3)
+    ]
+    names = [e["name"] for e in nats["spec"]["template"]["spec"]["containers"][0]["env"]]
+    # Kubernetes expands $(NATS_ROUTE_PASSWORD) only if it is defined earlier in the list
+    assert names.index("NATS_ROUTE_PASSWORD") < names.index("NATS_ROUTE_1")
+    deployments = sorted(d["metadata"]["name"] for d in objects if d["kind"] == "Deployment")
+    assert deployments == ["echo-reporting", "echo-scheduling"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_nats_gets_every_variable_its_config_references(
+    overlay: str, rendered: dict[str, tuple[Path, list[Doc]]]
+) -> None:
+    _, objects = rendered[overlay]
+    config_map = next(d for d in objects if d["metadata"]["name"].startswith("echo-nats-config-"))
+    config = config_map["data"]["nats.conf"]
+    assert config == (K8S / "overlays" / overlay / "nats.conf").read_text()
+    code = re.sub(r'"[^"]*"', "", re.sub(r"#.*", "", config))  # not in strings or comments
+    referenced = set(re.findall(r"\$([A-Z][A-Z0-9_]+)", code))
+    assert len(referenced) >= 14
+    nats = next(d for d in objects if d["kind"] == "StatefulSet")
+    spec = nats["spec"]["template"]["spec"]
+    provided = {e["name"] for e in spec["containers"][0]["env"]}
+    assert referenced - provided == set()
+    assert provided >= BASE_NATS_VARS
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["config"]["configMap"]["name"] == config_map["metadata"]["name"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_pod_is_hardened_and_bounded(
+    overlay: str, rendered: dict[str, tuple[Path, list[Doc]]]
+) -> None:
+    _, objects = rendered[overlay]
+    specs = pod_specs(objects)
+    assert len(specs) == (3 if overlay == "superhub" else 7)
+    for name, spec in specs:
+        assert spec["automountServiceAccountToken"] is False, name
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        for container in spec["containers"]:
+            security = container["securityContext"]
+            assert security["readOnlyRootFilesystem"] is True, name
+            assert security["allowPrivilegeEscalation"] is False, name
+            assert security["capabilities"] == {"drop": ["ALL"]}, name
+            assert {"cpu", "memory"} <= set(container["resources"]["requests"]), name
+            assert {"cpu", "memory"} <= set(container["resources"]["limits"]), name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_services_probe_ready_and_healthy_and_have_their_own_policy(
+    overlay: str, rendered: dict[str, tuple[Path, list[Doc]]]
+) -> None:
+    _, objects = rendered[overlay]
+    deployments = [d for d in objects if d["kind"] == "Deployment"]
+    policies = {d["metadata"]["name"]: d for d in objects if d["kind"] == "NetworkPolicy"}
+    deny = policies["default-deny-all"]["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    for deployment in deployments:
+        name = deployment["metadata"]["name"]
+        service = name.removeprefix("echo-")
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        env = {e["name"]: e for e in container["env"]}
+        prefix = service.upper() + "_"
+        assert env[prefix + "NATS_USER"]["value"] == service
+        assert env[prefix + "NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == service
+        assert "secretKeyRef" in env[prefix + "DATABASE_URL"]["valueFrom"]
+        allow = policies[f"{name}-allow"]["spec"]
+        assert allow["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": name}
+        assert allow["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8000}]
+        hpa = next(
+            d
+            for d in objects
+            if d["kind"] == "HorizontalPodAutoscaler" and d["metadata"]["name"] == name
+        )
+        assert hpa["spec"]["scaleTargetRef"]["name"] == name
+        assert hpa["spec"]["minReplicas"] >= 2
