@@ -12,7 +12,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Annotated
 
 import nats
 import pytest
@@ -20,11 +20,16 @@ from echo_contracts.topology import (
     CONSUMERS,
     NETWORK_STREAM,
     SUPERHUB_STREAM,
+    consumer_for,
     network_subjects,
     stream_name,
     superhub_stream,
 )
 from echo_runtime.provision import ApplyReport, apply_consumer, stream_config
+from faststream import AckPolicy, Context
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
+from faststream.nats.message import NatsBatchMessage
+from faststream.security import SASLPlaintext
 from nats.aio.client import Client
 from nats.errors import NoServersError
 from nats.js import JetStreamContext
@@ -351,7 +356,7 @@ async def test_credentials_of_one_region_open_nothing_in_another(
 
 
 async def test_a_region_cut_off_catches_up_with_nothing_lost_or_doubled(
-    topology: LoopbackTopology, admins: Admins, tmp_path: Path
+    topology: LoopbackTopology, admins: Admins
 ) -> None:
     shanghai = topology.leaves["shanghai"]
     shanghai.stop()
@@ -378,3 +383,61 @@ async def test_a_region_cut_off_catches_up_with_nothing_lost_or_doubled(
     for region in REGIONS:
         counts = await subject_counts(admins.js(region), stream_name(region))
         assert counts[TEMPLATE] == 4, f"{region}: one template before, three while cut off"
+
+
+async def test_a_service_consumes_through_faststream_with_only_its_own_permissions(
+    topology: LoopbackTopology, admins: Admins
+) -> None:
+    """The runtime's way of binding a durable (FastStream, `declare=False`) needs no more than
+    the service user is granted: scheduling publishes, attendance's durable receives."""
+    spec = consumer_for("attendance")
+    received: list[str] = []
+    errors = Errors()
+    broker = NatsBroker(
+        topology.leaves["ontario"].url,
+        security=SASLPlaintext(
+            username="attendance", password=topology.password("ontario", "attendance")
+        ),
+        error_cb=errors.record,
+        logger=None,
+    )
+
+    async def on_batch(message: Annotated[NatsBatchMessage, Context("message")]) -> None:
+        for raw in message.raw_message:
+            received.append(raw.subject)
+            await raw.ack()
+
+    broker.subscriber(
+        stream=JStream(stream_name("ontario"), declare=False),
+        durable=spec.durable,
+        config=ConsumerConfig(
+            durable_name=spec.durable,
+            filter_subjects=spec.filter_subjects("ontario"),
+            max_deliver=spec.max_deliver,
+            ack_wait=spec.ack_wait_seconds,
+            max_ack_pending=spec.max_ack_pending,
+        ),
+        pull_sub=PullSub(batch_size=10, timeout=0.5, batch=True),
+        ack_policy=AckPolicy.MANUAL,
+    )(on_batch)
+    await broker.start()
+    scheduling = await connect(
+        topology.leaf_url("ontario", "scheduling", topology.password("ontario", "scheduling"))
+    )
+    try:
+        ack = await scheduling.jetstream().publish(
+            "echo.ontario.scheduling.programme_created", b"{}"
+        )
+        assert ack.stream == stream_name("ontario")
+
+        async def consumed() -> bool:
+            return len(received) >= 1
+
+        await wait_for(consumed, "attendance-inbox receiving programme_created", timeout=20)
+        assert received == ["echo.ontario.scheduling.programme_created"]
+        assert errors.violations() == []
+    finally:
+        await broker.stop()
+        await scheduling.close()
+    info = await admins.js("ontario").consumer_info(stream_name("ontario"), spec.durable)
+    assert (info.num_ack_pending, info.num_pending) == (0, 0)
