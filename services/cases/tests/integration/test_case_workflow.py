@@ -69,6 +69,25 @@ async def test_a_case_goes_from_submission_to_follow_up(kit: Any) -> None:
         "FollowUpRequested",
     ]
 
+    # The audit trail says who read or changed the case, in order, without its text.
+    trail = await kit.client.get(f"/v1/cases/{case['id']}/audit", headers=programme.facilitator())
+    assert trail.status_code == 200
+    entries = trail.json()["items"]
+    changes = [(e["action"], e["to_status"]) for e in entries if e["action"] != "read"]
+    assert changes == [
+        ("submitted", "submitted"),
+        ("approved", "approved"),
+        ("scheduled", "scheduled"),
+        ("recommendations_issued", "follow_up_due"),
+    ]
+    actors = {e["action"]: e["actor"] for e in entries}
+    assert actors["submitted"] == str(programme.spoke_id)
+    assert actors["approved"] == str(programme.facilitator_id)
+    assert actors["scheduled"] == "scheduling"
+    assert any(e["action"] == "read" for e in entries)
+    spoke_trail = await kit.client.get(f"/v1/cases/{case['id']}/audit", headers=programme.spoke())
+    assert spoke_trail.status_code == 403
+
 
 async def test_an_illegal_move_is_a_conflict_naming_the_current_state(kit: Any) -> None:
     programme = await kit.programme()
