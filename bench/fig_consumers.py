@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS bench_inbox (consumer text, event_id uuid, processed_
 
 async def backlog_of(stack: Stack, durable: str) -> int:
     info = await stack.js.consumer_info(STREAM, durable)
-    return info.num_pending + info.num_ack_pending
+    return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
 
 
 async def drain_rate(
