@@ -7,6 +7,7 @@ the regional leaf nodes with them, and always stops exactly the processes it sta
 
 from __future__ import annotations
 
+import importlib.util
 import secrets
 import socket
 import subprocess
@@ -14,10 +15,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from echo_contracts.topology import network_stream, region_stream
-from echo_runtime.provision import stream_config
-from nats.js.api import ExternalStream, StreamConfig, StreamSource
+from types import ModuleType
 
 REPO = Path(__file__).resolve().parents[2]
 NATS_DIR = REPO / "deploy" / "nats"
@@ -268,49 +266,19 @@ class LoopbackTopology:
         return f"nats://{user}:{password}@127.0.0.1:{self.leaves[region].ports.client}"
 
 
-def _deliver_prefix(consumer_account: str, stream: str) -> str:
-    # The same shape deploy/nats/generate.py exports and imports: deliver.<ACCOUNT>.<STREAM>.
-    return f"deliver.{consumer_account}.{stream}"
+def load_deploy_module(path: Path) -> ModuleType:
+    """Import a script of `deploy/` (not a package) by its path."""
+    name = "echo_deploy_" + path.stem
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
-def account_name(region: str) -> str:
-    return region.upper().replace("-", "_")
-
-
-def region_stream_config(region: str) -> StreamConfig:
-    """A region's stream as `echo_contracts` specifies it, sourcing the superhub's templates
-    across domains and accounts: `external.api` plus the deliver prefix the hub exports."""
-    config = stream_config(region_stream(region, superhub_api="$JS.hub.API"))
-    for source in config.sources or []:
-        assert source.external is not None
-        source.external.deliver = _deliver_prefix(account_name(region), source.name)
-    return config
-
-
-def network_stream_config(regions: tuple[str, ...], replicas: int) -> StreamConfig:
-    """`ECHO_NETWORK` with ONE source per network subject of each region.
-
-    A source with several filters asks for `$JS.<domain>.API.CONSUMER.CREATE.<stream>.<name>`
-    (no filter token), which the region's pinned exports deliberately do not match: it would
-    never receive anything. One filter per source puts the filter in the subject.
-    """
-    spec = network_stream(
-        list(regions), replicas=replicas, region_apis={r: f"$JS.{r}.API" for r in regions}
-    )
-    base = stream_config(spec)
-    sources: list[StreamSource] = []
-    for source in base.sources or []:
-        assert source.external is not None
-        for transform in source.subject_transforms or []:
-            sources.append(
-                StreamSource(
-                    name=source.name,
-                    subject_transforms=[transform],
-                    external=ExternalStream(
-                        api=source.external.api,
-                        deliver=_deliver_prefix("HUB", source.name),
-                    ),
-                )
-            )
-    base.sources = sources
-    return base
+def provisioning() -> ModuleType:
+    """deploy/nats/provision_topology.py, the streams of the multi-region topology."""
+    return load_deploy_module(NATS_DIR / "provision_topology.py")

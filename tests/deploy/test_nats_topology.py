@@ -18,14 +18,13 @@ import nats
 import pytest
 from echo_contracts.topology import (
     CONSUMERS,
+    DLQ_STREAM,
     NETWORK_STREAM,
     SUPERHUB_STREAM,
     consumer_for,
     network_subjects,
     stream_name,
-    superhub_stream,
 )
-from echo_runtime.provision import ApplyReport, apply_consumer, stream_config
 from faststream import AckPolicy, Context
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 from faststream.nats.message import NatsBatchMessage
@@ -35,12 +34,7 @@ from nats.errors import NoServersError
 from nats.js import JetStreamContext
 from nats.js.api import ExternalStream, StreamConfig, StreamSource, SubjectTransform
 
-from tests.deploy.natstopology import (
-    LoopbackTopology,
-    network_stream_config,
-    region_stream_config,
-    wait_until_ready,
-)
+from tests.deploy.natstopology import LoopbackTopology, provisioning, wait_until_ready
 
 pytestmark = pytest.mark.integration
 
@@ -118,14 +112,17 @@ async def admins(topology: LoopbackTopology) -> AsyncIterator[Admins]:
         for r in REGIONS
     }
     found = Admins(hub, leaves)
-    await found.hub_js.add_stream(stream_config(superhub_stream(replicas=3)))
+    ops = provisioning()
+    report = await ops.apply_superhub(found.hub_js, list(REGIONS), 3)
+    assert report.created == [f"stream {s}" for s in (SUPERHUB_STREAM, NETWORK_STREAM, DLQ_STREAM)]
     for region in REGIONS:
-        await found.js(region).add_stream(region_stream_config(region))
-        report = ApplyReport()
-        for spec in CONSUMERS:
-            await apply_consumer(found.js(region), spec, region, report)
-        assert len(report.created) == len(CONSUMERS)
-    await found.hub_js.add_stream(network_stream_config(REGIONS, replicas=3))
+        report = await ops.apply_region(found.js(region), region, 1)
+        assert len(report.created) == 2 + len(CONSUMERS)
+        again = await ops.apply_region(found.js(region), region, 1)  # idempotent
+        assert (again.created, len(again.updated) + len(again.unchanged)) == (
+            [],
+            2 + len(CONSUMERS),
+        )
     yield found
     for client in [hub, *leaves.values()]:
         await client.close()
