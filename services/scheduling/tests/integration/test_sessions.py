@@ -164,3 +164,39 @@ async def test_the_calendar_keeps_uids_raises_sequence_and_marks_cancellations(
         other_region = await client.get(url, headers=token("spoke", "shanghai"))
         assert other_region.status_code == 404
         assert (await client.get(url)).status_code == 401
+
+
+async def test_editing_the_rule_replans_future_sessions_and_keeps_exclusions(
+    js: JetStreamContext,
+    database_url: str,
+    settings_for: Callable[..., Any],
+    programme_body: Callable[..., dict[str, Any]],
+) -> None:
+    runtime = bootstrap(settings_for(database_url))
+    admin, spoke = token("hub-admin"), token("spoke")
+    async with running(runtime) as client:
+        programme, sessions = await _programme(client, programme_body(session_count=4))
+        skipped = datetime.fromisoformat(sessions[1]["local_starts_at"]).date()
+        url = f"/v1/programmes/{programme['id']}"
+        excluded = await client.patch(url, json={"exclude_dates": [str(skipped)]}, headers=admin)
+        assert excluded.status_code == 200, excluded.text
+        moved = await client.patch(url, json={"local_start": "08:30"}, headers=admin)
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["excluded_dates"] == [str(skipped)]
+        denied = await client.patch(url, json={"local_start": "09:00"}, headers=spoke)
+        assert denied.status_code == 403
+        after = (await client.get(f"{url}/sessions", headers=spoke)).json()["items"]
+        await eventually(lambda: drained(runtime))
+        events = await stream_events(js, "ECHO_ONTARIO", "echo.ontario.scheduling.")
+
+    live = [s for s in after if s["status"] == "scheduled"]
+    assert len(live) == 3
+    assert skipped not in [datetime.fromisoformat(s["local_starts_at"]).date() for s in live]
+    assert {datetime.fromisoformat(s["local_starts_at"]).time().isoformat() for s in live} == {
+        "08:30:00"
+    }
+    assert [e.data.session_id for e in of_type(events, "session_cancelled")] == [
+        UUID(sessions[1]["id"])
+    ]
+    assert len(of_type(events, "session_rescheduled")) == 3
+    assert len(of_type(events, "session_scheduled")) == 4

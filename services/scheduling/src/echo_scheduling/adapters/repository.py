@@ -67,7 +67,38 @@ def _programme(row: Any) -> Programme:
         ],
         template_id=row["template_id"],
         template_version=row["template_version"],
+        rule_count=row["rule_count"],
     )
+
+
+def _programme_values(programme: Programme) -> dict[str, Any]:
+    return {
+        "region": programme.region,
+        "title": programme.title,
+        "language": programme.language,
+        "timezone": programme.timezone,
+        "session_minutes": programme.session_minutes,
+        "starts_on": programme.starts_on,
+        "local_start": programme.local_start,
+        "session_count": programme.session_count,
+        "interval_weeks": programme.interval_weeks,
+        "frequency": programme.frequency.value,
+        "week_of_month": programme.week_of_month,
+        "ends_on": programme.ends_on,
+        "excluded_dates": [d.isoformat() for d in sorted(programme.excluded_dates)],
+        "case_slots": programme.case_slots,
+        "hub_team": [
+            {"person_id": str(m.person_id), "name": m.name, "role": m.role, "email": m.email}
+            for m in programme.hub_team
+        ],
+        "curriculum": [
+            {"position": t.position, "title": t.title, "presenter_name": t.presenter_name}
+            for t in programme.curriculum
+        ],
+        "template_id": programme.template_id,
+        "template_version": programme.template_version,
+        "rule_count": programme.rule_count,
+    }
 
 
 def _session(row: Any, slots: dict[int, uuid.UUID] | None = None) -> Session:
@@ -109,40 +140,19 @@ class SqlaProgrammeRepository:
         await self.session.execute(
             sa.insert(programmes).values(
                 id=programme.id,
-                region=programme.region,
-                title=programme.title,
-                language=programme.language,
-                timezone=programme.timezone,
-                session_minutes=programme.session_minutes,
-                starts_on=programme.starts_on,
-                local_start=programme.local_start,
-                session_count=programme.session_count,
-                interval_weeks=programme.interval_weeks,
                 created_by=created_by,
                 created_at=datetime.now(UTC),
-                frequency=programme.frequency.value,
-                week_of_month=programme.week_of_month,
-                ends_on=programme.ends_on,
-                excluded_dates=[d.isoformat() for d in sorted(programme.excluded_dates)],
-                case_slots=programme.case_slots,
-                hub_team=[
-                    {
-                        "person_id": str(m.person_id),
-                        "name": m.name,
-                        "role": m.role,
-                        "email": m.email,
-                    }
-                    for m in programme.hub_team
-                ],
-                curriculum=[
-                    {"position": t.position, "title": t.title, "presenter_name": t.presenter_name}
-                    for t in programme.curriculum
-                ],
-                template_id=programme.template_id,
-                template_version=programme.template_version,
+                **_programme_values(programme),
             )
         )
         await SqlaSessionRepository(self.session).add(programme.sessions)
+
+    async def update(self, programme: Programme) -> None:
+        await self.session.execute(
+            sa.update(programmes)
+            .where(programmes.c.id == programme.id)
+            .values(**_programme_values(programme))
+        )
 
     async def get(self, programme_id: uuid.UUID) -> Programme | None:
         row = (

@@ -32,6 +32,8 @@ programmes = sa.Table(
     sa.Column("curriculum", sa.JSON, nullable=True),
     sa.Column("template_id", sa.Uuid, nullable=True),
     sa.Column("template_version", sa.Integer, nullable=True),
+    # 0003: the COUNT of the rule as asked (session_count is what it yielded)
+    sa.Column("rule_count", sa.Integer, nullable=True),
 )
 
 sessions = sa.Table(

@@ -13,7 +13,13 @@ from echo_scheduling.domain.errors import (
     SessionCancelledAlready,
     SessionInPast,
 )
-from echo_scheduling.domain.recurrence import Frequency, Recurrence, horizon_end
+from echo_scheduling.domain.recurrence import (
+    Frequency,
+    Recurrence,
+    horizon_end,
+    local_start_at,
+    zone,
+)
 
 #: Warning codes of an agenda (flags in the API, never errors).
 PRESENTER_MISSING = "presenter_missing"
@@ -158,6 +164,8 @@ class Programme:
     curriculum: list[Topic] = field(default_factory=list)
     template_id: uuid.UUID | None = None
     template_version: int | None = None
+    #: The rule's COUNT as asked (None when bounded by `ends_on` only).
+    rule_count: int | None = None
     sessions: list[Session] = field(default_factory=list)
 
     def recurrence(self, count: int | None) -> Recurrence:
@@ -175,6 +183,7 @@ class Programme:
 
     def generate_sessions(self, today: date, count: int | None = None) -> list[Session]:
         """Sessions from the rule at the local wall-clock time; agendas from the curriculum."""
+        self.rule_count = count
         starts = self.recurrence(count).starts(today)
         topics = sorted(self.curriculum, key=lambda t: t.position)
         sessions = []
@@ -195,6 +204,47 @@ class Programme:
         if self.frequency is Frequency.MONTHLY_BY_WEEKDAY and self.week_of_month is None:
             self.week_of_month = self.recurrence(count).effective_week_of_month()
         return sessions
+
+    def replan(self, existing: list[Session], now: datetime) -> Replan:
+        """Re-plan the future sessions of the rule after an edit (past ones stay as they were).
+
+        Excluded dates stay excluded; a future session off the new rule is cancelled, one on a
+        kept date moves to the new local time, a new date gets a new session. One-off sessions
+        and sessions already cancelled are left alone.
+        """
+        tz = zone(self.timezone)
+        rec = self.recurrence(self.rule_count)
+        wanted = {
+            d: start
+            for d in rec.dates(now.date(), running=True)
+            if (start := local_start_at(d, self.local_start, tz)) > now
+        }
+        future = {
+            s.starts_at.astimezone(tz).date(): s
+            for s in existing
+            if s.kind is SessionKind.RECURRING and s.starts_at > now
+        }
+        change = Replan()
+        for day, s in sorted(future.items()):
+            if s.status is SessionStatus.CANCELLED:
+                continue
+            if day not in wanted:
+                s.cancel("the programme's rule changed")
+                change.cancelled.append(s)
+            elif s.starts_at != wanted[day] or s.minutes != self.session_minutes:
+                previous = s.reschedule(wanted[day], self.session_minutes, now)
+                change.moved.append((s, previous))
+        for day, start in sorted(wanted.items()):
+            if day not in future:
+                change.added.append(
+                    Session(
+                        id=uuid.uuid4(),
+                        programme_id=self.id,
+                        starts_at=start,
+                        ends_at=start + timedelta(minutes=self.session_minutes),
+                    )
+                )
+        return change
 
     def one_off_session(
         self,
@@ -218,6 +268,15 @@ class Programme:
             didactic_topic=didactic_topic,
             presenter_name=presenter_name,
         )
+
+
+@dataclass
+class Replan:
+    """What an edited rule did to the future sessions."""
+
+    cancelled: list[Session] = field(default_factory=list)
+    moved: list[tuple[Session, datetime]] = field(default_factory=list)
+    added: list[Session] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

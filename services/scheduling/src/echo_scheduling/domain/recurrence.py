@@ -84,8 +84,11 @@ class Recurrence:
     def effective_week_of_month(self) -> int:
         return self.week_of_month or week_of_month_of(self.starts_on)
 
-    def validate(self, today: date) -> None:
-        """Refuse a rule that is malformed, starts in the past, or ends beyond the horizon."""
+    def validate(self, today: date, *, running: bool = False) -> None:
+        """Refuse a rule that is malformed, starts in the past, or ends beyond the horizon.
+
+        `running`: the programme has begun already (an edited rule), so a past start is fine.
+        """
         zone(self.timezone)
         if self.interval_weeks < 1 or self.interval_weeks > 8:
             raise InvalidRecurrence("repeat every 1 to 8 weeks", field="interval_weeks")
@@ -97,7 +100,7 @@ class Recurrence:
             raise InvalidRecurrence(
                 f"a programme has 1 to {MAX_SESSIONS} sessions", field="session_count"
             )
-        if self.starts_on < today:
+        if self.starts_on < today and not running:
             raise InvalidRecurrence(
                 f"starts_on {self.starts_on} is in the past; pick today or later",
                 field="starts_on",
@@ -111,9 +114,9 @@ class Recurrence:
         if self.until is not None and self.until < self.starts_on:
             raise InvalidRecurrence("ends_on is before starts_on", field="ends_on")
 
-    def dates(self, today: date) -> list[date]:
+    def dates(self, today: date, *, running: bool = False) -> list[date]:
         """The local dates of the sessions; InvalidRecurrence when none or when too far ahead."""
-        self.validate(today)
+        self.validate(today, running=running)
         limit = horizon_end(today)
         candidates = self._candidates(limit)
         if self.count is not None and len(candidates) > self.count:

@@ -28,9 +28,11 @@ from echo_scheduling.domain.recurrence import Frequency, zone
 from echo_scheduling.service_layer.programmes import (
     AddSession,
     CreateProgramme,
+    EditProgramme,
     ReplicateTemplate,
     add_one_off_session,
     create_programme,
+    edit_programme,
     replicate_template,
 )
 from echo_scheduling.service_layer.sessions import (
@@ -309,6 +311,58 @@ def _may(
         principal.require(roles, programme.region, programme.id)
 
     return check
+
+
+class ProgrammePatch(_In):
+    """Fields to change; the rule's future sessions are re-planned when a rule field is given."""
+
+    title: Title | None = None
+    hub_team: list[TeamMemberIn] | None = Field(default=None, max_length=50)
+    curriculum: list[TopicIn] | None = Field(default=None, max_length=160)
+    local_start: time | None = None
+    session_minutes: int | None = Field(default=None, ge=30, le=240)
+    interval_weeks: int | None = Field(default=None, ge=1, le=8)
+    week_of_month: WeekOfMonth | None = None
+    session_count: int | None = Field(default=None, ge=1, le=160)
+    ends_on: date | None = None
+    exclude_dates: list[date] = Field(
+        default_factory=list,
+        max_length=400,
+        description="added to the excluded dates; an excluded date stays excluded",
+    )
+
+
+@router.patch("/programmes/{programme_id}", response_model=ProgrammeOut)
+async def patch_programme(
+    programme_id: uuid.UUID,
+    body: ProgrammePatch,
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+) -> ProgrammeOut:
+    programme = await edit_programme(
+        runtime,
+        EditProgramme(
+            programme_id=programme_id,
+            title=body.title,
+            hub_team=None if body.hub_team is None else _team(body.hub_team),
+            curriculum=None
+            if body.curriculum is None
+            else tuple(
+                Topic(position=n, title=t.title, presenter_name=t.presenter_name)
+                for n, t in enumerate(body.curriculum, 1)
+            ),
+            local_start=body.local_start,
+            session_minutes=body.session_minutes,
+            interval_weeks=body.interval_weeks,
+            week_of_month=body.week_of_month,
+            session_count=body.session_count,
+            ends_on=body.ends_on,
+            exclude=tuple(body.exclude_dates),
+        ),
+        _may(principal, EDITORS, "programme", programme_id),
+    )
+    log.info("programme_edited", programme_id=str(programme_id))
+    return ProgrammeOut.of(programme)
 
 
 @router.get("/programmes/{programme_id}", response_model=ProgrammeOut)

@@ -6,7 +6,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from typing import Any
 
+from echo_contracts import SessionCancelled, SessionRescheduled
 from echo_runtime.service import ServiceRuntime
 
 from echo_scheduling.adapters.repository import (
@@ -207,3 +209,104 @@ async def replicate_template(
         ),
         today,
     )
+
+
+@dataclass(frozen=True)
+class EditProgramme:
+    """Changes to a programme; None leaves a field as it is."""
+
+    programme_id: uuid.UUID
+    title: str | None = None
+    hub_team: tuple[TeamMember, ...] | None = None
+    curriculum: tuple[Topic, ...] | None = None
+    local_start: time | None = None
+    session_minutes: int | None = None
+    interval_weeks: int | None = None
+    week_of_month: int | None = None
+    session_count: int | None = None
+    ends_on: date | None = None
+    #: Added to the dates already excluded (an excluded date stays excluded).
+    exclude: tuple[date, ...] = ()
+
+
+async def edit_programme(
+    runtime: ServiceRuntime,
+    cmd: EditProgramme,
+    authorize: Callable[[Programme], None],
+    now: datetime | None = None,
+) -> Programme:
+    """Edit a programme's profile and rule; re-plan its future sessions and emit each change."""
+    at = now or datetime.now(UTC)
+    async with runtime.db.transaction() as session:
+        repo = SqlaProgrammeRepository(session)
+        programme = await repo.get(cmd.programme_id)
+        if programme is None:
+            raise ProgrammeNotFound(f"no programme {cmd.programme_id}")
+        authorize(programme)
+        profile = cmd.title is not None or cmd.hub_team is not None or cmd.curriculum is not None
+        if cmd.title is not None:
+            programme.title = cmd.title
+        if cmd.hub_team is not None:
+            programme.hub_team = list(cmd.hub_team)
+        if cmd.curriculum is not None:
+            programme.curriculum = list(cmd.curriculum)
+        rule = (
+            cmd.local_start,
+            cmd.session_minutes,
+            cmd.interval_weeks,
+            cmd.week_of_month,
+            cmd.session_count,
+            cmd.ends_on,
+        )
+        replanned: list[Any] = []
+        if any(v is not None for v in rule) or cmd.exclude:
+            programme.local_start = cmd.local_start or programme.local_start
+            programme.session_minutes = cmd.session_minutes or programme.session_minutes
+            programme.interval_weeks = cmd.interval_weeks or programme.interval_weeks
+            programme.week_of_month = cmd.week_of_month or programme.week_of_month
+            if cmd.session_count is not None:
+                programme.rule_count = cmd.session_count
+            if cmd.ends_on is not None:
+                programme.ends_on = cmd.ends_on
+            programme.excluded_dates = sorted({*programme.excluded_dates, *cmd.exclude})
+            sessions_repo = SqlaSessionRepository(session)
+            existing = await sessions_repo.all_of(programme.id)
+            before = {s.id: s.sequence for s in existing}
+            change = programme.replan(existing, at)
+            for s in change.cancelled:
+                await sessions_repo.save(s, before[s.id])
+            for s, _ in change.moved:
+                await sessions_repo.save(s, before[s.id])
+            await sessions_repo.add(change.added)
+            programme.session_count = sum(
+                1 for s in existing if s.status.value == "scheduled"
+            ) + len(change.added)
+            replanned = [
+                *[
+                    SessionCancelled(
+                        session_id=s.id,
+                        programme_id=programme.id,
+                        starts_at=s.starts_at,
+                        sequence=s.sequence,
+                    )
+                    for s in change.cancelled
+                ],
+                *[
+                    SessionRescheduled(
+                        session_id=s.id,
+                        programme_id=programme.id,
+                        previous_starts_at=previous,
+                        starts_at=s.starts_at,
+                        ends_at=s.ends_at,
+                        timezone=programme.timezone,
+                        sequence=s.sequence,
+                    )
+                    for s, previous in change.moved
+                ],
+                *[events.session_scheduled(programme, s) for s in change.added],
+            ]
+        await repo.update(programme)
+        emitted = [events.profile_updated(programme)] if profile else []
+        if emitted or replanned:
+            await runtime.emit(session, programme.region, *emitted, *replanned)
+    return programme
