@@ -188,10 +188,19 @@ class CasesKit:
 
 
 @pytest.fixture
+def cases_settings() -> dict[str, Any]:
+    """Settings of the service under test beyond the defaults (override in a test module)."""
+    return {}
+
+
+@pytest.fixture
 async def kit(
-    nats_server: NatsServer, js: JetStreamContext, database_url: str
+    nats_server: NatsServer,
+    js: JetStreamContext,
+    database_url: str,
+    cases_settings: dict[str, Any],
 ) -> AsyncIterator[CasesKit]:
     """The cases service running on real NATS and a real database (SQLite and PostgreSQL)."""
-    runtime = bootstrap(settings_for(nats_server, database_url))
+    runtime = bootstrap(settings_for(nats_server, database_url, **cases_settings))
     async with running(runtime) as client:
         yield CasesKit(runtime, client, js)

@@ -43,6 +43,7 @@ def test_the_corpus_meets_the_recall_and_false_rejection_targets(holdout: bool) 
         "He may stop in May 2 mg; dosing 1-0-1; RR 18; follow up in 2-3 weeks since 2019.",
         "Hamilton Depression Rating Scale 22; Montreal Cognitive Assessment 21/30.",
         "患者男性, 58岁, 乙肝病史10年.",
+        "The clinic is 3 hours by road; Mark was added to the chart at 12:30:45.",
     ],
 )
 def test_clinical_numbers_and_eponyms_are_not_identifiers(text: str) -> None:
@@ -66,6 +67,16 @@ def test_clinical_numbers_and_eponyms_are_not_identifiers(text: str) -> None:
         ("Mr. John Smith was seen.", PhiCategory.NAME, "Mr. John Smith"),
         ("Il habite au 12 rue de la Paix depuis.", PhiCategory.STREET_ADDRESS, "12 rue de la Paix"),
         ("身份证 110101199003074514.", PhiCategory.NATIONAL_ID, "110101199003074514"),
+        ("Kevin went to the ER after the fall.", PhiCategory.NAME, "Kevin"),
+        ("Patient: Smith, J. was seen.", PhiCategory.NAME, "Patient: Smith"),
+        ("She lives at 12 elm st now.", PhiCategory.STREET_ADDRESS, "12 elm st"),
+        ("Seen on the third of May.", PhiCategory.DATE, "the third of May"),
+        ("Lives in the town of Wawa.", PhiCategory.GEOGRAPHIC, "town of Wawa"),
+        (
+            "Server 2001:db8:85a3::8a2e:370:7334 logged it.",
+            PhiCategory.IP_ADDRESS,
+            "2001:db8:85a3::8a2e:370:7334",
+        ),
     ],
 )
 def test_identifiers_are_found_with_their_category_and_span(

@@ -49,6 +49,12 @@ _MONTHS_FR = (
 )
 _UNIT_AFTER = r"(?!\s*(?:mg|mcg|µg|g\b|kg|ml|mL|l\b|L\b|%|units?|IU|mmol|mmHg|h\b|hours?|days?))"
 _DAY = r"(?:[12]\d|3[01]|0?[1-9])"
+_ORDINALS = (
+    r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth"
+    r"|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth"
+    r"|twenty-(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)|thirtieth"
+    r"|thirty-first)"
+)
 _DATES: tuple[re.Pattern[str], ...] = (
     # 12 March 2024, 3rd of Jan, 1er janvier 2024
     re.compile(
@@ -81,7 +87,12 @@ _DATES: tuple[re.Pattern[str], ...] = (
         r"\s*[:：]?\s*[\w/.,-]+(?:\s+[\w/.-]+){0,2}",
         _I,
     ),
-    # Christmas Day 2023 etc. are rare; weekdays with dates are covered by the patterns above.
+    # the third of May, the 21st of June
+    re.compile(
+        rf"\b(?:the\s+)?(?:{_ORDINALS}|{_DAY}(?:st|nd|rd|th))\s+of\s+(?:{_MONTHS_EN}\b|"
+        rf"(?i:{_MONTHS_FR})\b)(?:,?\s+(?:19|20)\d{{2}}\b)?",
+        _I,
+    ),
 )
 
 # ----------------------------------------------------------------------------- ages over 89
@@ -227,6 +238,12 @@ _STREETS: tuple[re.Pattern[str], ...] = (
         r"\b\d{1,5}[A-Za-z]?(?:[-/]\d{1,5})?,?\s+(?:[A-Z][A-Za-z'’.-]*\s+){1,4}"
         rf"(?:{_STREET_TYPES})\b\.?"
     ),
+    # 12 elm st, 40 king street (typed in lower case)
+    re.compile(
+        r"\b\d{1,5}\s+(?!(?:hours?|days?|weeks?|months?|years?|minutes?|km|kilometres?|miles?"
+        r"|times|mg|blocks?|stops?)\b)(?:[a-z]+\s+){1,2}(?:street|st|road|rd|avenue|ave|boulevard|blvd|lane"
+        r"|crescent|cres|drive)\b\.?"
+    ),
     re.compile(
         r"\b\d{1,5}(?:\s*(?:bis|ter))?,?\s+(?i:rue|avenue|av\.|boulevard|boul\.|bd|chemin|ch\."
         r"|route|place|allée|impasse|quai|rang|montée|côte|cours)\s+"
@@ -274,6 +291,17 @@ _PLACES = (
     "|Foshan|Pudong|Xuhui|Minhang|Huangpu|Jing'an|Jingan|Putuo|Changning|Yangpu|Hongkou|Baoshan"
     "|Songjiang|Jiading|Qingpu|Fengxian|Chaoyang|Haidian|Dongcheng|Xicheng|Fengtai|Tianhe"
     "|Futian|Nanshan|Luohu|Yuexiu|Wuchang|Hankou"
+    "|Moose Jaw|Prince Albert|Kamloops|Kelowna|Nanaimo|Lethbridge|Red Deer|Brandon|Flin Flon"
+    "|Inuvik|Rankin Inlet|Cambridge Bay|Labrador City|Goose Bay|Corner Brook|Gander"
+    "|Charlottetown|Saint John|Geraldton|Fort Frances|Atikokan|Nipigon|Terrace Bay|Marathon"
+    "|Manitouwadge|Chapleau|Iroquois Falls|Smooth Rock Falls|Temiskaming Shores|New Liskeard"
+    "|Espanola|Blind River|Little Current|Manitoulin|Tobermory|Bracebridge|Gravenhurst|Bancroft"
+    "|Haliburton|Cobourg|Napanee|Brockville|Smiths Falls|Renfrew|Arnprior|Hawkesbury"
+    "|Ballycastle|Cushendall|Dungiven|Kilkeel|Warrenpoint|Ballynahinch|Donaghadee|Portaferry"
+    "|Crossmaglen|Keady|Lurgan|Lisnaskea|Irvinestown|Castlederg|Newtownstewart|Maghera"
+    "|Ballyclare|Nantong|Wuxi|Changzhou|Yangzhou|Xuzhou|Nanchang|Kaifeng|Luoyang|Datong"
+    "|Baotou|Hohhot|Yinchuan|Xining|Haikou|Sanya|Zhuhai|Shantou|Huizhou|Jiaxing|Shaoxing"
+    "|Yiwu|Guilin|Lijiang|Dali|Yichang|Mianyang|Zunyi"
     # Namibia, India
     "|Windhoek|Oshakati|Rundu|Walvis Bay|Katima Mulilo|Delhi|New Delhi|Mumbai|Bangalore"
     "|Bengaluru|Chennai|Kolkata|Hyderabad|Pune"
@@ -292,7 +320,9 @@ _PLACE_HAN = re.compile(
     r"|[\u4e00-\u9fff]{2,4}(?:区|县|镇|乡|村|街道)(?![\u4e00-\u9fff]?(?:医院|卫生))"
 )
 _PLACE_KIND = re.compile(
-    r"\b(?:[A-Z][a-z]+\s+){1,3}(?:First Nation|Reserve|County|Township|Village|Parish|Borough)\b"
+    r"\b(?:town|village|city|township|hamlet|community|reserve|county)\s+of\s+"
+    r"[A-Z][a-z]+(?:[ -][A-Z][a-z]+)?"
+    r"|\b(?:[A-Z][a-z]+\s+){1,3}(?:First Nation|Reserve|County|Township|Village|Parish|Borough)\b"
     r"|\b(?:County|Co\.)\s+(?:Antrim|Down|Armagh|Fermanagh|Tyrone|Londonderry|Derry|[A-Z][a-z]+)\b"
 )
 
@@ -372,6 +402,14 @@ _HAN_NAME = re.compile(
     rf"[{_HAN_SURNAMES}][\u4e00-\u9fff]{{0,2}}(?:先生|女士|医生|大夫|老师|护士|阿姨|小姐|师傅)"
     rf"|(?:患者|病人|病患)[{_HAN_SURNAMES}][\u4e00-\u9fff]{{1,2}}(?=[，,。 ]|$)"
 )
+_AMBIGUOUS_GIVEN = frozenset({"Mark", "Grace", "Bill", "Max", "Jack", "Will", "Bo", "Hong", "Na"})
+_VERBS = (
+    r"went|was|is|has|had|says|said|reports|reported|presented|called|came|comes|lives|lived"
+    r"|takes|took|works|worked|feels|felt|asked|told|wants|needs|denies|denied|smokes|drinks"
+    r"|a\s+été|est|habite|vit|a"
+)
+_LONE_GIVEN_VERB = re.compile(rf"\b(?:{_GIVEN_NAMES})\b(?=\s+(?:{_VERBS})\b)")
+_PATIENT_LABEL = re.compile(r"\b(?i:patient|pt|client|patiente)\s*:\s*[A-Z][a-zéèç'’-]+")
 #: Given names that are unmistakably names even alone (Xiaoming, Xiaohong...).
 _LONE_GIVEN = re.compile(r"\bXiao[a-z]{2,6}\b")
 
@@ -609,6 +647,9 @@ class RegexPhiScreener:
                 if value is None or value.split()[0] in _NOT_NAME:
                     continue
                 yield Span(m.start(group), m.end(group), C.NAME)
-        for pattern in (_INITIALS, _HAN_NAME, _LONE_GIVEN):
+        for m in _LONE_GIVEN_VERB.finditer(text):
+            if m.group(0) not in _AMBIGUOUS_GIVEN:
+                yield Span(m.start(), m.end(), C.NAME)
+        for pattern in (_INITIALS, _HAN_NAME, _LONE_GIVEN, _PATIENT_LABEL):
             for m in pattern.finditer(text):
                 yield Span(m.start(), m.end(), C.NAME)
