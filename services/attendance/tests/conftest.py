@@ -164,7 +164,14 @@ class World:
             )
             return r.status_code == 200 and rule.status_code == 200
 
-        await eventually(known)
+        try:
+            await eventually(known)
+        except AssertionError:
+            info = await self.js.consumer_info("ECHO_ONTARIO", "attendance-inbox")
+            print("DEBUG consumer", info)
+            sinfo = await self.js.stream_info("ECHO_ONTARIO")
+            print("DEBUG stream", sinfo.state)
+            raise
 
     async def participant(self, email: str, name: str = "Dr. Sam Lee") -> dict[str, Any]:
         r = await self.client.post(

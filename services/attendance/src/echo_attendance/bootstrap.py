@@ -21,6 +21,7 @@ from echo_attendance.domain.model import (
 )
 from echo_attendance.domain.webhooks import InvalidWebhook, UnknownProvider, WebhookRejected
 from echo_attendance.entrypoints.http import router
+from echo_attendance.service_layer.presence import receipt_janitor
 from echo_attendance.service_layer.schedule import ScheduleHandlers
 from echo_attendance.settings import AttendanceSettings
 
@@ -53,6 +54,7 @@ def bootstrap(settings: ServiceSettings | None = None) -> ServiceRuntime:
             NotRegistered: (422, "Unprocessable Content"),
             InvalidAttendance: (422, "Unprocessable Content"),
         },
+        background=[receipt_janitor(settings)],
         title="ECHO attendance",
     )
     # Handlers emit follow-up events through the runtime they are registered with.

@@ -108,6 +108,13 @@ async def test_boundaries_identities_reconnections_and_rule_changes(
         assert [await _credits(w, p) for p in (a, b, c, d)] == credits_after
         assert len(await _credit_events(js)) == 6
 
+        recompute = await w.client.post(
+            f"/v1/programmes/{w.programme_id}/credits/recompute", headers=w.admin
+        )
+        assert recompute.status_code == 200, recompute.text
+        assert recompute.json()["credits_changed"] == 0
+        assert recompute.json()["records_changed"] == 0
+
         # Rule changes need a hub-admin of the programme.
         facilitator = await w.client.put(
             f"/v1/programmes/{w.programme_id}/credit-rule",

@@ -260,6 +260,13 @@ class SqlaAttendanceRepository:
         )
         return bool(_rowcount(result))
 
+    async def forget_receipts(self, before: datetime) -> int:
+        """Drop receipts older than any delivery that could still pass the timestamp check."""
+        result = await self.session.execute(
+            sa.delete(webhook_receipts).where(webhook_receipts.c.received_at < before)
+        )
+        return _rowcount(result)
+
     async def add_edge(
         self, session_id: uuid.UUID, attendee_key: str, source: str, edge: Edge
     ) -> bool:

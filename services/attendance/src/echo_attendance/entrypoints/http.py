@@ -23,6 +23,7 @@ from echo_attendance.service_layer.credit import (
     ChangeCreditRule,
     change_credit_rule,
     issue_certificate,
+    recompute_programme,
 )
 from echo_attendance.service_layer.participants import (
     RegisterParticipant,
@@ -346,6 +347,28 @@ async def put_credit_rule(
         version=result.rule.version,
         min_percent=result.rule.min_percent,
         rounding_hours=float(result.rule.rounding_hours),
+        credits_changed=len(result.credit_changes),
+    )
+
+
+class RecomputationOut(BaseModel):
+    programme_id: uuid.UUID
+    rule_version: int
+    records_changed: int
+    credits_changed: int
+
+
+@router.post("/programmes/{programme_id}/credits/recompute", response_model=RecomputationOut)
+async def post_recompute(
+    programme_id: uuid.UUID, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> RecomputationOut:
+    """Recompute every record and credit from the stored segments; only differences are events."""
+    await _programme_for(runtime, principal, programme_id, [Role.HUB_ADMIN])
+    result = await recompute_programme(runtime, programme_id)
+    return RecomputationOut(
+        programme_id=programme_id,
+        rule_version=result.rule.version,
+        records_changed=len(result.events) - len(result.credit_changes),
         credits_changed=len(result.credit_changes),
     )
 

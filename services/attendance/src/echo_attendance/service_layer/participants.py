@@ -11,6 +11,7 @@ from typing import Any
 from echo_contracts import ParticipantRegistered, RegistrationConfirmed
 from echo_contracts.events import Profession
 from echo_runtime.service import ServiceRuntime
+from sqlalchemy.exc import IntegrityError
 
 from echo_attendance.adapters.repository import Row, SqlaAttendanceRepository
 from echo_attendance.domain.model import (
@@ -52,6 +53,20 @@ async def register_participant(runtime: ServiceRuntime, cmd: RegisterParticipant
         "created_by": cmd.created_by,
         "created_at": datetime.now(UTC),
     }
+    try:
+        await _add_participant(runtime, cmd, values)
+    except IntegrityError:
+        # Two requests raced for the same email or id: the loser learns it like any duplicate.
+        raise DuplicateParticipant(
+            "a participant with this email or id already exists in this region"
+        ) from None
+    return values
+
+
+async def _add_participant(
+    runtime: ServiceRuntime, cmd: RegisterParticipant, values: dict[str, Any]
+) -> None:
+    email = values["email"]
     async with runtime.db.transaction() as session:
         repo = SqlaAttendanceRepository(session)
         if await repo.participant_by_email(cmd.region, email) is not None:
@@ -76,7 +91,6 @@ async def register_participant(runtime: ServiceRuntime, cmd: RegisterParticipant
                 timezone=cmd.timezone,
             ),
         )
-    return values
 
 
 @dataclass(frozen=True)
@@ -110,7 +124,13 @@ async def register_to_programme(runtime: ServiceRuntime, cmd: RegisterToProgramm
             "join_token": secrets.token_urlsafe(16),
             "created_at": datetime.now(UTC),
         }
-        await repo.add_registration(values)
+        try:
+            async with session.begin_nested():
+                await repo.add_registration(values)
+        except IntegrityError:
+            raise AlreadyRegistered(
+                "this participant is already registered to the programme"
+            ) from None
         await runtime.emit(
             session,
             programme["region"],

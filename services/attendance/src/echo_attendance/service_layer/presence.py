@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -203,3 +204,29 @@ async def record_manual_attendance(runtime: ServiceRuntime, cmd: RecordManualAtt
         )
     log.info("attendance_adjusted", session_id=str(cmd.session_id), events=len(events))
     return result
+
+
+def receipt_janitor(
+    settings: AttendanceSettings, every_seconds: float = 60
+) -> Callable[[ServiceRuntime], Awaitable[None]]:
+    """A background job that forgets receipts no replay could still match (keeps the table small).
+
+    A delivery is accepted at most `tolerance` after it was signed, and signed at most
+    `tolerance` before it was received: after twice that (plus a minute) it is stale anyway.
+    """
+    keep = timedelta(seconds=2 * settings.webhook_tolerance_seconds + 60)
+
+    async def forget_old_receipts(runtime: ServiceRuntime) -> None:
+        while True:
+            await asyncio.sleep(every_seconds)
+            try:
+                async with runtime.db.transaction() as session:
+                    dropped = await SqlaAttendanceRepository(session).forget_receipts(
+                        datetime.now(UTC) - keep
+                    )
+                if dropped:
+                    log.info("webhook_receipts_forgotten", count=dropped)
+            except Exception as exc:  # the database may be restarting: try again later
+                log.warning("webhook_receipts_janitor_failed", error=type(exc).__name__)
+
+    return forget_old_receipts
