@@ -209,3 +209,44 @@ async def test_a_template_replicated_into_two_regions_keeps_its_version_and_loca
         (uuid.UUID(template["id"]), 1),
         (uuid.UUID(template["id"]), 2),
     ]
+
+
+async def test_a_case_with_no_free_slot_waits_for_the_next_added_session(
+    js: JetStreamContext,
+    sqlite_url: str,
+    settings_for: Callable[..., Any],
+    programme_body: Callable[..., dict[str, Any]],
+) -> None:
+    runtime = bootstrap(settings_for(sqlite_url))
+    admin, spoke = token("hub-admin"), token("spoke")
+    async with running(runtime) as client:
+        programme = (
+            await client.post(
+                "/v1/programmes",
+                json=programme_body(session_count=1, case_slots=1),
+                headers=admin,
+            )
+        ).json()
+        first = await _approve(js, programme["id"])
+        second = await _approve(js, programme["id"])
+        sessions_url = f"/v1/programmes/{programme['id']}/sessions"
+
+        async def both_handled() -> bool:
+            info = await js.consumer_info("ECHO_ONTARIO", "scheduling-inbox")
+            return (
+                info.num_pending == 0
+                and info.num_ack_pending == 0
+                and info.delivered.consumer_seq >= 2
+            )
+
+        await eventually(both_handled, timeout=CONSUMED)
+        items = (await client.get(sessions_url, headers=spoke)).json()["items"]
+        assert [s["agenda"]["case_slots"] for s in items] == [
+            [{"position": 1, "case_id": str(first.data.case_id)}]
+        ]
+        later = next_weekday(3, date.today() + timedelta(days=20))
+        added = await client.post(sessions_url, json={"starts_on": str(later)}, headers=admin)
+        assert added.status_code == 201, added.text
+        assert added.json()["agenda"]["case_slots"] == [
+            {"position": 1, "case_id": str(second.data.case_id)}
+        ]
