@@ -91,7 +91,7 @@ class Row:
 
 
 def _num(value: float | None) -> float | None:
-    if value is None or math.isnan(value):
+    if value is None or not math.isfinite(value):
         return None
     return round(value, 3)
 

@@ -173,9 +173,11 @@ async def open_loop(
     max_seconds: float,
     max_connections: int = 256,
     keep_bodies: bool = False,
+    grace: float = 10.0,
 ) -> LoadResult:
     """Send request i at start + i/rate (a steady rate, not back-pressured by answers), over a
-    pool of up to `max_connections` keep-alive connections; stop after `total` or `max_seconds`."""
+    pool of up to `max_connections` keep-alive connections; stop sending after `total` or
+    `max_seconds`, and give up on answers still missing `grace` seconds later."""
     result = LoadResult()
     idle: list[Connection] = []
     opened = {"n": 0}
@@ -217,7 +219,13 @@ async def open_loop(
         if due > now:
             await asyncio.sleep(due - now)
         tasks.append(asyncio.create_task(one(index)))
-    await asyncio.gather(*tasks)
+    if tasks:
+        _, late = await asyncio.wait(tasks, timeout=grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        if late:
+            result.errors["no answer within grace"] += len(late)
     result.elapsed = time.perf_counter() - started
     for conn in idle:
         await conn.close()
