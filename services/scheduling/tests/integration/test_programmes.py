@@ -90,6 +90,19 @@ async def test_a_programme_can_be_read_back_and_listed_by_its_region_only(
             await client.get(f"/v1/programmes/{ontario['id']}/sessions?limit=3", headers=spoke)
         ).json()
         assert page["total"] == 4 and len(page["items"]) == 3 and page["next_offset"] == 3
+        second = page["items"][1]["starts_at"]
+        window = await client.get(
+            f"/v1/programmes/{ontario['id']}/sessions",
+            params={"from": second, "to": page["items"][2]["starts_at"]},
+            headers=spoke,
+        )
+        assert [s["starts_at"] for s in window.json()["items"]] == [second]
+
+        scoped = token("spoke", "ontario", programmes=[ontario["id"]])
+        mine = (await client.get("/v1/programmes", headers=scoped)).json()
+        assert (mine["total"], [p["id"] for p in mine["items"]]) == (1, [ontario["id"]])
+        elsewhere = token("spoke", "ontario", programmes=[shanghai["id"]])
+        assert (await client.get("/v1/programmes", headers=elsewhere)).json()["total"] == 0
 
 
 @pytest.mark.parametrize(

@@ -167,9 +167,16 @@ class SqlaProgrammeRepository:
         return _programme(row) if row else None
 
     async def list_page(
-        self, regions: list[str] | None, limit: int, offset: int
+        self,
+        regions: list[str] | None,
+        limit: int,
+        offset: int,
+        ids: list[uuid.UUID] | None = None,
     ) -> tuple[list[Programme], int]:
+        """A page of programmes in `regions` (all when None), limited to `ids` when given."""
         where = [programmes.c.region.in_(regions)] if regions is not None else []
+        if ids is not None:
+            where.append(programmes.c.id.in_(ids))
         total = await self.session.scalar(
             sa.select(sa.func.count()).select_from(programmes).where(*where)
         )
