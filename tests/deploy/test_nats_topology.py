@@ -86,10 +86,11 @@ class Admins:
 
     @property
     def hub_js(self) -> JetStreamContext:
-        return self.hub.jetstream()
+        # R3 stream creation right after the cluster formed can take longer than the 5 s default
+        return self.hub.jetstream(timeout=30)
 
     def js(self, region: str) -> JetStreamContext:
-        return self.leaves[region].jetstream()
+        return self.leaves[region].jetstream(timeout=15)
 
 
 async def connect(url: str, errors: Errors | None = None) -> Client:
