@@ -185,7 +185,11 @@ CONSUMERS: tuple[ConsumerSpec, ...] = (
             CertificateIssued,
         ),
     ),
-    ConsumerSpec("reporting", "projections", ALL_EVENTS, max_ack_pending=20_000),
+    # A short ack wait: a batch that FastStream 0.7.8 drops on nats-py's bare asyncio.TimeoutError
+    # (its pull loop catches only nats.errors.TimeoutError) comes back in seconds, not a minute.
+    ConsumerSpec(
+        "reporting", "projections", ALL_EVENTS, max_ack_pending=20_000, ack_wait_seconds=10
+    ),
 )
 
 

@@ -9,6 +9,7 @@ import pytest
 from echo_contracts import Envelope, subject_for, to_wire
 from echo_reporting.settings import ReportingSettings
 from echo_runtime.natsserver import NatsServer
+from echo_runtime.testing import eventually
 from nats.js import JetStreamContext
 
 REGIONS = ["ontario", "northern-ireland", "shanghai"]
@@ -44,3 +45,14 @@ async def consumed(js: JetStreamContext, stream: str) -> bool:
     last = (await js.stream_info(stream)).state.last_seq
     info = await js.consumer_info(stream, "reporting-projections")
     return bool(info.ack_floor.stream_seq >= last)
+
+
+async def all_consumed(js: JetStreamContext) -> None:
+    """Wait until the reporting consumer has acked every message of every region stream.
+
+    A batch the pull loop drops is redelivered after the consumer's ack wait (10 s), hence the
+    generous bound.
+    """
+    for region in REGIONS:
+        stream = "ECHO_" + region.upper().replace("-", "_")
+        await eventually(lambda s=stream: consumed(js, s), timeout=45)

@@ -15,3 +15,6 @@ class ReportingSettings(ServiceSettings):
     database_url: str = "sqlite+aiosqlite:///./reporting.db"
     #: Events per database transaction when rebuilding the read models from the streams.
     rebuild_batch_size: int = Field(default=2000, ge=1, le=50_000)
+    #: Idle wait of a pull (seconds): messages still return at once. Short waits lose the odd
+    #: message to a timeout race (redelivered only after ack_wait); see the README.
+    consumer_batch_timeout: float = Field(default=1.0, gt=0)

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from echo_reporting.bootstrap import bootstrap
-from echo_runtime.testing import eventually, running, token
+from echo_runtime.testing import running, token
 from nats.js import JetStreamContext
 
-from ..conftest import consumed, publish
+from ..conftest import all_consumed, publish
 from ..scenario import Scenario, ids
 
 pytestmark = pytest.mark.integration
@@ -89,7 +89,7 @@ async def test_programme_report_needs_access_to_that_programme(
     other = ids("programme:other")
     async with running(bootstrap(settings_for(sqlite_url))) as client:
         await publish(js, sc.envelopes)
-        await eventually(lambda: consumed(js, "ECHO_ONTARIO"))
+        await all_consumed(js)
         path = f"/v1/reports/programmes/{hep}"
         ok = await client.get(path, headers=token("facilitator", "ontario", programmes=[str(hep)]))
         assert ok.status_code == 200 and ok.json()["totals"]["programmes"] == 1

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from echo_contracts import subject_for, to_wire
 from echo_reporting.bootstrap import bootstrap
-from echo_runtime.testing import eventually, running, token
+from echo_runtime.testing import running, token
 from nats.js import JetStreamContext
 
-from ..conftest import consumed, publish
+from ..conftest import all_consumed, publish
 from ..scenario import Scenario
 
 pytestmark = pytest.mark.integration
@@ -42,8 +42,7 @@ async def test_region_and_network_reports_count_programmes_and_sessions_from_the
         await publish(js, _foundation().envelopes)
         hub = token("hub-admin", "ontario")
 
-        await eventually(lambda: consumed(js, "ECHO_ONTARIO"))
-        await eventually(lambda: consumed(js, "ECHO_SHANGHAI"))
+        await all_consumed(js)
         ontario = (await client.get("/v1/reports/regions/ontario", headers=hub)).json()
         totals = ontario["totals"]
         assert (
@@ -97,7 +96,7 @@ async def test_replayed_events_are_counted_once(
                 headers={"Nats-Msg-Id": f"again-{env.id}"},
             )
         hub = token("observer", "ontario")
-        await eventually(lambda: consumed(js, "ECHO_ONTARIO"))
+        await all_consumed(js)
         totals = (await client.get("/v1/reports/regions/ontario", headers=hub)).json()["totals"]
         assert totals["programmes"] == 2
         assert totals["sessions_total"] == 4

@@ -169,6 +169,7 @@ def _programme_profile(row: Row, env: Envelope[Any]) -> None:
 
 def _session_times(row: Row, env: Envelope[Any]) -> None:
     data: SessionScheduled | SessionRescheduled = env.data
+    row["programme_id"] = data.programme_id
     s = stamp(data.sequence, env)
     if s > row["time_stamp"]:
         row.update(starts_at=data.starts_at, ends_at=data.ends_at, time_stamp=s)
@@ -176,6 +177,7 @@ def _session_times(row: Row, env: Envelope[Any]) -> None:
 
 def _session_cancelled(row: Row, env: Envelope[Any]) -> None:
     data: SessionCancelled = env.data
+    row["programme_id"] = data.programme_id
     row["cancelled"] = True
     if row["starts_at"] is None:
         # Until the schedule arrives (it wins: its stamp beats ""), place it at its start.
