@@ -47,7 +47,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--rebuild-events",
         type=int,
         default=None,
-        help="events in the stream for the rebuild figure (default 100,000; 20,000 with"
+        help="events in the stream for the rebuild figure (default 30,000; 10,000 with"
         " --quick; the issue's figure is 1000000)",
     )
     args = parser.parse_args(argv)
@@ -75,7 +75,7 @@ async def main(argv: list[str]) -> int:
     opts = Options(
         quick=args.quick,
         repeats=args.repeats,
-        rebuild_events=args.rebuild_events or (20_000 if args.quick else 100_000),
+        rebuild_events=args.rebuild_events or (10_000 if args.quick else 30_000),
     )
     started = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     log_dir = RESULTS_DIR / f"{started}-logs"

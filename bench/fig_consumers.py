@@ -65,7 +65,7 @@ async def drain_rate(
 async def run(stack: Stack, opts: Options) -> list[Row]:
     await stack.reset_streams()
     count = opts.pick(3_000, 10_000)
-    max_seconds = opts.pick(15.0, 25.0)
+    max_seconds = opts.pick(10.0, 15.0)
     attendance_db, reporting_db, raw_db = (
         await stack.database(),
         await stack.database(),

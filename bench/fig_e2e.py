@@ -46,7 +46,7 @@ async def run(stack: Stack, opts: Options) -> list[Row]:
     ports = [p.port for p in cases]
     admin = {"authorization": f"Bearer {token('hub-admin')}"}
     headers = {"content-type": "application/json", **admin}
-    seconds = opts.pick(10.0, 20.0)
+    seconds = opts.pick(10.0, 15.0)
     total = int(RATE * seconds)
     programmes = [uuid.uuid4() for _ in range(opts.repeats)]
     for pid in programmes:

@@ -172,9 +172,9 @@ async def run(stack: Stack, opts: Options) -> list[Row]:
         if got.status_code != 200 or got.json().get("status") != "recorded":
             raise RuntimeError(f"a probe webhook was not recorded: {got.status_code} {got.text}")
 
-    warmup = opts.pick(100, 300)
-    total = opts.pick(1500, 5000)
-    max_seconds = opts.pick(15.0, 30.0)
+    warmup = opts.pick(100, 200)
+    total = opts.pick(1500, 4000)
+    max_seconds = opts.pick(10.0, 15.0)
     counter = {"webhook": 0}
 
     def case_request(_: int) -> Request:

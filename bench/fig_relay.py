@@ -29,7 +29,7 @@ TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 async def run(stack: Stack, opts: Options) -> list[Row]:
     await stack.reset_streams()
-    count = opts.pick(10_000, 30_000)
+    count = opts.pick(5_000, 15_000)
     database = Database(await stack.database())
     metadata = sa.MetaData()
     outbox, _ = add_messaging_tables(metadata)

@@ -177,7 +177,7 @@ class Options:
 
     quick: bool = False
     repeats: int = 3
-    rebuild_events: int = 100_000
+    rebuild_events: int = 30_000
 
     def pick(self, quick: T, full: T) -> T:
         return quick if self.quick else full
