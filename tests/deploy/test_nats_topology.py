@@ -163,6 +163,9 @@ async def test_template_published_at_the_superhub_reaches_both_regions(
         await wait_for(arrived, f"the template in {stream_name(region)}")
         counts = await subject_counts(admins.js(region), stream_name(region))
         assert counts == {TEMPLATE: 1}, f"exactly one template and nothing else in {region}"
+        # and it waits for the region's scheduling service on its durable
+        inbox = await admins.js(region).consumer_info(stream_name(region), "scheduling-inbox")
+        assert inbox.num_pending == 1
 
 
 async def test_network_events_reach_the_superhub_and_regional_events_stay_home(
@@ -191,6 +194,14 @@ async def test_network_events_reach_the_superhub_and_regional_events_stay_home(
         network.format("ontario"): 1,
         network.format("shanghai"): 1,
     }
+    # the superhub's reporting user reads them (and nothing else is there to read)
+    reporting = await connect(topology.hub_url("reporting", topology.password("hub", "reporting")))
+    try:
+        sub = await reporting.jetstream().pull_subscribe(">", stream=NETWORK_STREAM)
+        msgs = await sub.fetch(10, timeout=3)
+        assert sorted(m.subject for m in msgs) == sorted(network.format(r) for r in REGIONS)
+    finally:
+        await reporting.close()
     # Nothing of ontario in shanghai, and the other way round.
     for region, other in (("ontario", "shanghai"), ("shanghai", "ontario")):
         counts = await subject_counts(admins.js(region), stream_name(region))
