@@ -231,3 +231,58 @@ async def test_a_spoke_not_registered_in_the_programme_cannot_submit(kit: Any) -
         headers=observer,
     )
     assert response.status_code == 403
+
+
+async def test_a_programme_presents_cases_on_the_template_its_hub_chose(kit: Any) -> None:
+    programme = await kit.programme()
+    url = f"/v1/case-templates/programmes/{programme.id}"
+    chosen = {"template_id": "echo-mental-health"}
+    assert (await kit.client.put(url, json=chosen, headers=programme.spoke())).status_code == 403
+    unknown = await kit.client.put(
+        url, json={"template_id": "no-such-form"}, headers=programme.facilitator()
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "template_id"
+    put = await kit.client.put(url, json=chosen, headers=programme.facilitator())
+    assert put.status_code == 200
+    assert (put.json()["id"], put.json()["version"]) == ("echo-mental-health", 1)
+
+    listed = await kit.client.get(
+        "/v1/case-templates", params={"programme_id": str(programme.id)}, headers=programme.spoke()
+    )
+    assert [t["id"] for t in listed.json()["items"]] == ["echo-mental-health"]
+    outsider = token("spoke", "shanghai")
+    hidden = await kit.client.get(
+        "/v1/case-templates", params={"programme_id": str(programme.id)}, headers=outsider
+    )
+    assert hidden.status_code == 404
+
+    # The default form is no longer enough: the mental-health fields are required.
+    incomplete = await kit.client.post(
+        "/v1/cases",
+        json={"programme_id": str(programme.id), "fields": kit.clean_fields},
+        headers=programme.spoke(),
+    )
+    assert incomplete.status_code == 422
+    assert {e["field"] for e in incomplete.json()["errors"]} == {
+        "fields.substance_use",
+        "fields.safety_risk",
+    }
+    wrong = await kit.client.post(
+        "/v1/cases",
+        json={
+            "programme_id": str(programme.id),
+            "template_id": "echo-default",
+            "fields": kit.clean_fields,
+        },
+        headers=programme.spoke(),
+    )
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"][0]["field"] == "template_id"
+    case = await kit.submit(
+        programme,
+        substance_use="opioids",
+        substance_details="Fentanyl smoked daily for 2 years, 2 overdoses reversed with naloxone.",
+        safety_risk="No current suicidal ideation; lives with a partner.",
+    )
+    assert (case["template_id"], case["template_version"]) == ("echo-mental-health", 1)

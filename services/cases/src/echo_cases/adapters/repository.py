@@ -11,7 +11,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from echo_cases.adapters.tables import case_audit, cases, programmes, registrations, sessions
+from echo_cases.adapters.tables import (
+    case_audit,
+    cases,
+    programme_templates,
+    programmes,
+    registrations,
+    sessions,
+)
 from echo_cases.domain.model import AFTER_SESSION, Case, CaseStatus, ConcurrentChange
 
 
@@ -235,6 +242,37 @@ class SqlaDirectory:
                 sa.insert(programmes).values(
                     id=programme_id, region=region, created_at=datetime.now(UTC)
                 )
+            )
+
+    async def template_of(self, programme_id: uuid.UUID) -> tuple[str, int] | None:
+        """The (template id, version) the programme chose, or None for the default."""
+        row = (
+            await self.session.execute(
+                sa.select(
+                    programme_templates.c.template_id, programme_templates.c.template_version
+                ).where(programme_templates.c.programme_id == programme_id)
+            )
+        ).first()
+        return (str(row[0]), int(row[1])) if row else None
+
+    async def choose_template(
+        self, programme_id: uuid.UUID, template_id: str, version: int, actor: str
+    ) -> None:
+        values = {
+            "template_id": template_id,
+            "template_version": version,
+            "set_by": actor[:64],
+            "set_at": datetime.now(UTC),
+        }
+        if await self.template_of(programme_id) is None:
+            await self.session.execute(
+                sa.insert(programme_templates).values(programme_id=programme_id, **values)
+            )
+        else:
+            await self.session.execute(
+                sa.update(programme_templates)
+                .where(programme_templates.c.programme_id == programme_id)
+                .values(**values)
             )
 
     async def session_info(self, session_id: uuid.UUID) -> SessionInfo | None:

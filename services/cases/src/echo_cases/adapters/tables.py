@@ -40,6 +40,17 @@ registrations = sa.Table(
     sa.Index("ix_registrations_participant_programme", "participant_id", "programme_id"),
 )
 
+#: The case template a programme's hub chose (the default template when there is no row).
+programme_templates = sa.Table(
+    "programme_templates",
+    metadata,
+    sa.Column("programme_id", sa.Uuid, primary_key=True),
+    sa.Column("template_id", sa.String(64), nullable=False),
+    sa.Column("template_version", sa.Integer, nullable=False),
+    sa.Column("set_by", sa.String(64), nullable=False),
+    sa.Column("set_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 cases = sa.Table(
     "cases",
     metadata,

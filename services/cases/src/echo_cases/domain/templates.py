@@ -150,3 +150,9 @@ TEMPLATES: tuple[CaseTemplate, ...] = (DEFAULT_TEMPLATE, MENTAL_HEALTH_TEMPLATE)
 def find_template(template_id: str, version: int) -> CaseTemplate | None:
     """The template `template_id` at `version`, or None."""
     return next((t for t in TEMPLATES if t.id == template_id and t.version == version), None)
+
+
+def latest_template(template_id: str) -> CaseTemplate | None:
+    """The highest version of `template_id`, or None."""
+    versions = [t for t in TEMPLATES if t.id == template_id]
+    return max(versions, key=lambda t: t.version) if versions else None

@@ -19,11 +19,18 @@ from echo_cases.domain.model import (
     MAX_FOLLOW_UP_WEEKS,
     Case,
     CaseStatus,
+    InvalidCaseForm,
     SessionNotStarted,
     UnknownProgramme,
 )
 from echo_cases.domain.screening import PhiScreener
-from echo_cases.domain.templates import TEMPLATES, CaseTemplate
+from echo_cases.domain.templates import (
+    DEFAULT_TEMPLATE,
+    TEMPLATES,
+    CaseTemplate,
+    find_template,
+    latest_template,
+)
 from echo_cases.service_layer import access
 from echo_cases.service_layer.cases import (
     SubmitCase,
@@ -91,11 +98,19 @@ class CaseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     programme_id: uuid.UUID
-    template_id: str = Field(default="echo-default", pattern=r"^[a-z][a-z0-9_.-]{0,63}$")
-    template_version: int = Field(default=1, ge=1, le=1000)
+    #: Omitted: the template the programme uses (the default template unless its hub chose one).
+    template_id: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_.-]{0,63}$")
+    template_version: int | None = Field(default=None, ge=1, le=1000)
     fields: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=20_000)]] = (
         Field(max_length=40)
     )
+
+
+class TemplateChoiceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    template_id: str = Field(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")
+    template_version: int | None = Field(default=None, ge=1, le=1000)
 
 
 class RejectIn(BaseModel):
@@ -198,10 +213,85 @@ def _require(principal: Principal, roles: tuple[Role, ...], case: Case, action: 
 # ----------------------------------------------------------------------------- routes
 
 
+def _template(template_id: str, version: int | None) -> CaseTemplate:
+    template = (
+        latest_template(template_id) if version is None else find_template(template_id, version)
+    )
+    if template is None:
+        raise InvalidCaseForm(
+            [
+                (
+                    "template_id",
+                    f"no case template {template_id!r}"
+                    + (f" version {version}" if version else "")
+                    + "; see GET /v1/case-templates",
+                )
+            ]
+        )
+    return template
+
+
+async def _programme_region(
+    runtime: ServiceRuntime, principal: Principal, programme_id: uuid.UUID
+) -> str:
+    """The region of a programme the caller belongs to (hub or spoke side), else a 404."""
+    async with runtime.db.session() as session:
+        region = await SqlaDirectory(session).programme_region(programme_id)
+    if region is None or not access.in_scope(
+        principal, (*access.HUB_MEMBERS, *access.SUBMITTERS), region, programme_id
+    ):
+        raise Problem(404, "Not Found", f"no programme {programme_id} that you belong to")
+    return region
+
+
+async def _programme_template(runtime: ServiceRuntime, programme_id: uuid.UUID) -> CaseTemplate:
+    async with runtime.db.session() as session:
+        chosen = await SqlaDirectory(session).template_of(programme_id)
+    return (find_template(*chosen) if chosen else None) or DEFAULT_TEMPLATE
+
+
 @router.get("/case-templates", response_model=Page[CaseTemplateOut], tags=["case templates"])
-async def list_case_templates(principal: CurrentPrincipal, page: PageDep) -> Page[CaseTemplateOut]:
-    items = [CaseTemplateOut.of(t) for t in TEMPLATES]
+async def list_case_templates(
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    page: PageDep,
+    programme_id: Annotated[
+        uuid.UUID | None, Query(description="only the template this programme uses")
+    ] = None,
+) -> Page[CaseTemplateOut]:
+    if programme_id is not None:
+        await _programme_region(runtime, principal, programme_id)
+        templates: list[CaseTemplate] = [await _programme_template(runtime, programme_id)]
+    else:
+        templates = list(TEMPLATES)
+    items = [CaseTemplateOut.of(t) for t in templates]
     return Page.of(items[page.offset : page.offset + page.limit], len(items), page)
+
+
+@router.put(
+    "/case-templates/programmes/{programme_id}",
+    response_model=CaseTemplateOut,
+    tags=["case templates"],
+)
+async def choose_programme_template(
+    programme_id: uuid.UUID,
+    body: TemplateChoiceIn,
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+) -> CaseTemplateOut:
+    region = await _programme_region(runtime, principal, programme_id)
+    if not access.in_scope(principal, access.DECIDERS, region, programme_id):
+        raise Problem(
+            403,
+            "Forbidden",
+            f"only a hub-admin or facilitator of programme {programme_id} chooses its template",
+        )
+    template = _template(body.template_id, body.template_version)
+    async with runtime.db.transaction() as session:
+        await SqlaDirectory(session).choose_template(
+            programme_id, template.id, template.version, principal.subject
+        )
+    return CaseTemplateOut.of(template)
 
 
 @router.post("/cases", status_code=status.HTTP_201_CREATED, response_model=CaseOut)
@@ -234,6 +324,19 @@ async def post_case(
             "Forbidden",
             f"register in programme {body.programme_id} before presenting a case to it",
         )
+    template = await _programme_template(runtime, body.programme_id)
+    if body.template_id is not None:
+        asked = _template(body.template_id, body.template_version)
+        if (asked.id, asked.version) != (template.id, template.version):
+            raise InvalidCaseForm(
+                [
+                    (
+                        "template_id",
+                        f"programme {body.programme_id} presents cases on template"
+                        f" {template.id!r} version {template.version}",
+                    )
+                ]
+            )
     case = await submit_case(
         runtime,
         _screener(request),
@@ -241,8 +344,8 @@ async def post_case(
             programme_id=body.programme_id,
             region=region,
             presenter_id=principal.subject_id,
-            template_id=body.template_id,
-            template_version=body.template_version,
+            template_id=template.id,
+            template_version=template.version,
             fields=body.fields,
             actor=principal.subject,
         ),
