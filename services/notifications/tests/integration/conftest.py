@@ -237,6 +237,10 @@ class World:
             )
         return pid
 
+    async def tick(self) -> Any:
+        """One full dispatcher pass at the manual clock's time (the background one also runs)."""
+        return await self.dispatcher.tick()
+
     async def table(self, name: str) -> list[Any]:
         async with self.runtime.db.session() as session:
             table = self.runtime.metadata.tables[name]
@@ -271,7 +275,8 @@ async def world(
     **overrides: Any,
 ) -> AsyncIterator[World]:
     """A running service; its dispatcher reads the manual clock (ticks also run in background)."""
-    clock = ManualClock(start or datetime.now(UTC))
+    # A minute ahead of the wall clock, so messages caused by events published now are due.
+    clock = ManualClock(start or datetime.now(UTC) + timedelta(minutes=1))
     settings = NotificationsSettings(
         nats_url=nats_url,
         database_url=database_url,

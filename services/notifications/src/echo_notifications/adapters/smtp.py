@@ -26,7 +26,6 @@ def build_email(message: OutgoingMessage, settings: NotificationsSettings) -> Em
     email["To"] = formataddr((message.recipient_name or "", message.address))
     email["Subject"] = message.subject
     email["Date"] = format_datetime(datetime.now(UTC))
-    email["Content-Language"] = message.language
     email["X-Echo-Delivery"] = str(message.delivery_id)
     email["X-Echo-Template"] = message.template
     email.set_content(message.text)
@@ -38,6 +37,8 @@ def build_email(message: OutgoingMessage, settings: NotificationsSettings) -> Em
             filename="session.ics",
             params={"method": method},
         )
+    # After the body: setting content replaces every Content-* header.
+    email["Content-Language"] = message.language
     return email
 
 
