@@ -138,3 +138,22 @@ async def test_registered_participants_read_a_case_once_its_session_has_started(
         "/v1/cases", params={"programme_id": str(programme.id)}, headers=peer
     )
     assert [c["id"] for c in listed.json()["items"]] == [case["id"]]
+
+
+async def test_every_case_endpoint_needs_a_valid_token(kit: Any) -> None:
+    programme = await kit.programme()
+    case = await kit.submit(programme)
+    forged = {"authorization": "Bearer " + "e30." * 2 + "c2ln"}
+    endpoints = [
+        *ENDPOINTS,
+        ("GET", "/v1/case-templates", None),
+        ("PUT", "/v1/case-templates/programmes/{programme}", {"template_id": "echo-default"}),
+    ]
+    for headers in ({}, forged):
+        for method, path, body in endpoints:
+            url = _url(path, case["id"], programme.id)
+            if body == "submission":
+                body = {"programme_id": str(programme.id), "fields": kit.clean_fields}
+            response = await kit.client.request(method, url, json=body, headers=headers)
+            assert response.status_code == 401, (method, path, headers)
+            assert response.headers["content-type"] == "application/problem+json"

@@ -286,3 +286,22 @@ async def test_a_programme_presents_cases_on_the_template_its_hub_chose(kit: Any
         safety_risk="No current suicidal ideation; lives with a partner.",
     )
     assert (case["template_id"], case["template_version"]) == ("echo-mental-health", 1)
+
+
+async def test_two_facilitators_approving_at_once_approve_once(kit: Any) -> None:
+    import asyncio
+
+    programme = await kit.programme()
+    case = await kit.submit(programme)
+    url = f"/v1/cases/{case['id']}/approve"
+    answers = await asyncio.gather(
+        *[kit.client.post(url, headers=programme.facilitator()) for _ in range(4)]
+    )
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [200, 409, 409, 409], [a.text for a in answers]
+
+    async def approvals() -> int | None:
+        names = [type(e.data).__name__ for e in await kit.case_events()]
+        return names.count("CaseApproved") if "CaseApproved" in names else None
+
+    assert await eventually(approvals) == 1
