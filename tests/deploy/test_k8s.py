@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -22,7 +23,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
-KUBECTL = "/usr/bin/kubectl"
+#: kubectl renders kustomize offline; the machines have it at /usr/bin/kubectl
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 VALIDATOR = Path(sys.executable).parent / "kubernetes-validate"
 KUBERNETES_VERSION = "1.32.0"  # the kubectl here is 1.32
 OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir() if p.is_dir())
@@ -57,6 +59,7 @@ def _generator() -> ModuleType:
 
 
 def render(directory: Path) -> str:
+    assert Path(KUBECTL).exists(), "kubectl is needed to render kustomize (install kubectl)"
     result = subprocess.run(
         [KUBECTL, "kustomize", str(directory)],
         capture_output=True,
