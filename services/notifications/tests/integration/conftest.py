@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 import socket
@@ -272,6 +271,7 @@ async def world(
     smtp_port: int = 1,
     start: datetime | None = None,
     background: bool = True,
+    senders: Any = None,
     **overrides: Any,
 ) -> AsyncIterator[World]:
     """A running service; its dispatcher reads the manual clock (ticks also run in background)."""
@@ -289,11 +289,11 @@ async def world(
         max_attempts=4,
         **overrides,
     )
-    runtime, dispatcher = build(settings, clock=clock)
+    runtime, dispatcher = build(settings, clock=clock, senders=senders)
     async with running(runtime) as client:
         yield World(runtime, dispatcher, clock, client, js)
 
 
 @pytest.fixture
 def kit() -> SimpleNamespace:
-    return SimpleNamespace(world=world, REGION=REGION, timedelta=timedelta, asyncio=asyncio)
+    return SimpleNamespace(world=world, REGION=REGION)
