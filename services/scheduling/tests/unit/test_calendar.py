@@ -6,6 +6,7 @@ import os
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import icalendar
 from echo_scheduling.adapters.calendar import render_ics
@@ -67,3 +68,13 @@ def test_calendar_apps_read_local_times_uids_sequence_and_cancellations() -> Non
     assert all(e["DTSTART"].params["TZID"] == "America/Toronto" for e in events)
     assert [str(tz["TZID"]) for tz in cal.walk("VTIMEZONE")] == ["America/Toronto"]
     assert "Presenter: Dr. A. Expert" in str(events[0]["DESCRIPTION"])
+
+
+def test_a_spoke_in_another_zone_sees_the_same_instant_in_its_own_local_time() -> None:
+    p = programme()
+    cal = icalendar.Calendar.from_ical(render_ics(p, p.sessions, NOW))
+    second = list(cal.walk("VEVENT"))[1].decoded("DTSTART")  # Tue 9 March, noon in Toronto
+    shanghai = second.astimezone(ZoneInfo("Asia/Shanghai"))
+    belfast = second.astimezone(ZoneInfo("Europe/Belfast"))
+    assert (shanghai.date(), shanghai.hour) == (date(2027, 3, 10), 1)
+    assert (belfast.date(), belfast.hour) == (date(2027, 3, 9), 17)
