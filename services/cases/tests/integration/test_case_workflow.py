@@ -73,7 +73,9 @@ async def test_a_case_goes_from_submission_to_follow_up(kit: Any) -> None:
     trail = await kit.client.get(f"/v1/cases/{case['id']}/audit", headers=programme.facilitator())
     assert trail.status_code == 200
     entries = trail.json()["items"]
-    changes = [(e["action"], e["to_status"]) for e in entries if e["action"] != "read"]
+    changes = [
+        (e["action"], e["to_status"]) for e in entries if e["action"] not in ("read", "listed")
+    ]
     assert changes == [
         ("submitted", "submitted"),
         ("approved", "approved"),
@@ -85,6 +87,14 @@ async def test_a_case_goes_from_submission_to_follow_up(kit: Any) -> None:
     assert actors["approved"] == str(programme.facilitator_id)
     assert actors["scheduled"] == "scheduling"
     assert any(e["action"] == "read" for e in entries)
+    await kit.client.get(
+        "/v1/cases", params={"programme_id": str(programme.id)}, headers=programme.spoke()
+    )
+    again = await kit.client.get(
+        f"/v1/cases/{case['id']}/audit", headers=programme.facilitator(), params={"limit": 200}
+    )
+    listed = [e for e in again.json()["items"] if e["action"] == "listed"]
+    assert [e["actor"] for e in listed] == [str(programme.spoke_id)]
     spoke_trail = await kit.client.get(f"/v1/cases/{case['id']}/audit", headers=programme.spoke())
     assert spoke_trail.status_code == 403
 

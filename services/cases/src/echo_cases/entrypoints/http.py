@@ -379,13 +379,15 @@ async def list_cases(
             limit=page.limit,
             offset=page.offset,
         )
+    # A list shows the case text too: each case in it is audited as read.
+    await record_read(runtime, [c.id for c in items], principal.subject, "listed")
     return Page.of([CaseOut.of(c) for c in items], total, page)
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut)
 async def get_case(case_id: uuid.UUID, principal: CurrentPrincipal, runtime: RuntimeDep) -> CaseOut:
     case = await _readable(runtime, principal, case_id)
-    await record_read(runtime, case.id, principal.subject)
+    await record_read(runtime, [case.id], principal.subject)
     return CaseOut.of(case)
 
 

@@ -111,7 +111,13 @@ async def change_case(
     return case
 
 
-async def record_read(runtime: ServiceRuntime, case_id: uuid.UUID, actor: str) -> None:
-    """Audit that `actor` read the case."""
+async def record_read(
+    runtime: ServiceRuntime, case_ids: list[uuid.UUID], actor: str, action: str = "read"
+) -> None:
+    """Audit that `actor` read these cases (one by one, or in a list)."""
+    if not case_ids:
+        return
     async with runtime.db.transaction() as session:
-        await SqlaCaseRepository(session).audit(case_id, actor, "read")
+        repo = SqlaCaseRepository(session)
+        for case_id in case_ids:
+            await repo.audit(case_id, actor, action)
