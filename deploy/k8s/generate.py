@@ -401,6 +401,7 @@ def nats_objects() -> list[Doc]:
                             {
                                 "name": "nats",
                                 "image": NATS_IMAGE,
+                                "command": ["nats-server"],
                                 "args": ["--config", "/etc/nats/config/nats.conf"],
                                 "ports": ports,
                                 "env": env,
