@@ -74,3 +74,55 @@ async def test_sessions_are_kept_with_the_latest_version_even_out_of_order(kit: 
     assert (b.starts_at, b.status) == (start, "cancelled")
     async with kit.runtime.db.session() as session:
         assert await SqlaDirectory(session).programme_region(programme_id) == "shanghai"
+
+
+async def test_an_agenda_that_arrives_before_its_session_still_schedules_the_case(
+    kit: Any,
+) -> None:
+    from echo_contracts import AgendaUpdated, CaseSlot
+
+    programme = await kit.programme()
+    case = await kit.submit(programme)
+    await kit.client.post(f"/v1/cases/{case['id']}/approve", headers=programme.facilitator())
+    late_session = uuid.uuid4()
+    starts = datetime.now(UTC) + timedelta(days=14)
+    # The agenda of a session the cases service has not heard of yet...
+    await kit.publish(
+        AgendaUpdated(
+            session_id=late_session,
+            programme_id=programme.id,
+            case_slots=[CaseSlot(position=2, case_id=uuid.UUID(case["id"]))],
+        )
+    )
+
+    async def scheduled() -> Any:
+        got = await kit.client.get(f"/v1/cases/{case['id']}", headers=programme.facilitator())
+        return got.json() if got.json()["status"] == "scheduled" else None
+
+    placed = await eventually(scheduled)
+    assert (placed["session_id"], placed["slot"]) == (str(late_session), 2)
+    # ...and then the session itself: its times fill in, the agenda is kept.
+    await kit.publish(
+        SessionScheduled(
+            session_id=late_session,
+            programme_id=programme.id,
+            starts_at=starts,
+            ends_at=starts + timedelta(minutes=90),
+            timezone="America/Toronto",
+        )
+    )
+
+    async def timed() -> Any:
+        async with kit.runtime.db.session() as session:
+            info = await SqlaDirectory(session).session_info(late_session)
+        return info if info is not None and info.starts_at is not None else None
+
+    info = await eventually(timed)
+    assert info.starts_at == starts and info.agenda_at is not None
+    # Its session has not started: recording recommendations is refused with a conflict.
+    early = await kit.client.post(
+        f"/v1/cases/{case['id']}/recommendations",
+        json={"text": "Not yet."},
+        headers=programme.facilitator(),
+    )
+    assert early.status_code == 409
