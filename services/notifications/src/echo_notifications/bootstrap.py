@@ -17,6 +17,7 @@ from echo_notifications.domain.model import (
     UnknownTimeZone,
     UnsupportedChannel,
     UnsupportedLanguage,
+    UnsupportedTopic,
     WebhookUrlMissing,
 )
 from echo_notifications.domain.ports import ChannelSender, Clock, SystemClock
@@ -58,6 +59,7 @@ def build(
             UnsupportedChannel: unprocessable,
             WebhookUrlMissing: unprocessable,
             InvalidQuietHours: unprocessable,
+            UnsupportedTopic: unprocessable,
         },
         background=[dispatcher.run] if settings.dispatcher else [],
         title="ECHO notifications",

@@ -117,6 +117,7 @@ async def test_preferences_api_authenticates_validates_and_paginates(
             "timezone": None,
             "quiet_hours": None,
             "webhook_url": None,
+            "topics": None,
         }
         body = {
             "channels": ["email", "webhook"],
@@ -151,6 +152,7 @@ async def test_preferences_api_authenticates_validates_and_paginates(
         assert await invalid({"webhook_url": "not a url"}) == ["webhook_url"]
         assert await invalid({"quiet_hours": {"start": "22:00", "end": "22:00"}}) == ["quiet_hours"]
         assert await invalid({"colour": "blue"}) == ["colour"]
+        assert await invalid({"topics": ["certificate_issued"]}) == ["topics"]
         # Nothing invalid was stored.
         assert (await client.get(url, headers=mine)).json() == again
 

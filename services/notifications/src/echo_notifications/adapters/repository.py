@@ -145,6 +145,7 @@ class SqlaNotificationRepository:
             "quiet_start": prefs.quiet_hours.start if prefs.quiet_hours else None,
             "quiet_end": prefs.quiet_hours.end if prefs.quiet_hours else None,
             "webhook_url": prefs.webhook_url,
+            "topics": prefs.topics,
             "updated_at": at,
         }
         updated = await self.session.execute(
@@ -223,16 +224,14 @@ class SqlaNotificationRepository:
         )
         return True
 
-    async def staff(self, programme_id: uuid.UUID, roles: Iterable[str]) -> list[uuid.UUID]:
+    async def staff(self, programme_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
+        """The hub team of a programme: (person id, role)."""
         rows = await self.session.execute(
-            sa.select(programme_staff.c.person_id)
-            .where(
-                programme_staff.c.programme_id == programme_id,
-                programme_staff.c.role.in_(list(roles)),
-            )
+            sa.select(programme_staff.c.person_id, programme_staff.c.role)
+            .where(programme_staff.c.programme_id == programme_id)
             .order_by(programme_staff.c.person_id)
         )
-        return list(rows.scalars())
+        return [(r.person_id, r.role) for r in rows]
 
     async def enrol(
         self, registration_id: uuid.UUID, participant_id: uuid.UUID, programme_id: uuid.UUID
@@ -526,4 +525,5 @@ def _preferences(row: Any) -> Preferences:
         timezone=row["timezone"],
         quiet_hours=QuietHours(start, end) if start is not None and end is not None else None,
         webhook_url=row["webhook_url"],
+        topics=list(row["topics"]) if row["topics"] is not None else None,
     )

@@ -32,6 +32,7 @@ preferences = sa.Table(
     sa.Column("quiet_end", sa.Time),
     sa.Column("webhook_url", sa.String(2000)),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("topics", sa.JSON),
 )
 
 programmes = sa.Table(

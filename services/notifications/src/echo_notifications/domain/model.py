@@ -40,6 +40,10 @@ class InvalidQuietHours(NotificationsError):
     field = "quiet_hours"
 
 
+class UnsupportedTopic(NotificationsError):
+    field = "topics"
+
+
 class ChannelKind(StrEnum):
     EMAIL = "email"
     WEBHOOK = "webhook"
@@ -76,6 +80,18 @@ REMINDER_EXPIRY_BEFORE_START: dict[ReminderKind, timedelta] = {
 SESSION_TEMPLATES = frozenset(
     {"reminder_day_before", "reminder_hour_before", "session_rescheduled", "session_cancelled"}
 )
+#: Messages a hub team member may opt into (participants get every message meant for them).
+STAFF_TOPICS = SESSION_TEMPLATES | {"case_submitted"}
+#: What a hub team member who never chose gets: new cases, if they review cases.
+DEFAULT_STAFF_TOPICS = frozenset({"case_submitted"})
+CASE_REVIEWER_ROLES = frozenset({"facilitator", "admin"})
+
+
+def staff_wants(role: str, topics: list[str] | None, template: str) -> bool:
+    """Whether a hub team member with `role` and opted-in `topics` gets `template`."""
+    if topics is not None:
+        return template in topics
+    return template in DEFAULT_STAFF_TOPICS and role in CASE_REVIEWER_ROLES
 
 
 def zone(name: str) -> ZoneInfo:
@@ -205,6 +221,8 @@ class Preferences:
     timezone: str | None = None
     quiet_hours: QuietHours | None = None
     webhook_url: str | None = None
+    #: Hub team members: the messages they opted into (None: the defaults of their role).
+    topics: list[str] | None = None
 
     def validate(self, offered: frozenset[ChannelKind]) -> None:
         """Raise the domain error naming the first field that cannot be honoured."""
@@ -221,5 +239,10 @@ class Preferences:
             )
         if self.timezone is not None:
             zone(self.timezone)
+        for topic in self.topics or []:
+            if topic not in STAFF_TOPICS:
+                raise UnsupportedTopic(
+                    f"topic {topic!r} is not one to opt into; choose from {sorted(STAFF_TOPICS)}"
+                )
         if ChannelKind.WEBHOOK in self.channels and not self.webhook_url:
             raise WebhookUrlMissing("the webhook channel needs a webhook_url to post to")

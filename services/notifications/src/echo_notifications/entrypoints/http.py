@@ -45,6 +45,12 @@ class PreferencesIn(BaseModel):
     )
     quiet_hours: QuietHoursBody | None = None
     webhook_url: AnyHttpUrl | None = None
+    topics: list[str] | None = Field(
+        default=None,
+        max_length=10,
+        description="hub team members: the messages they opt into",
+        examples=[["case_submitted", "reminder_day_before"]],
+    )
 
 
 class PreferencesOut(BaseModel):
@@ -54,6 +60,7 @@ class PreferencesOut(BaseModel):
     timezone: str | None
     quiet_hours: QuietHoursBody | None
     webhook_url: str | None
+    topics: list[str] | None
 
 
 class DeliveryOut(BaseModel):
@@ -83,6 +90,7 @@ def _out(prefs: Preferences) -> PreferencesOut:
         timezone=prefs.timezone,
         quiet_hours=QuietHoursBody(start=quiet.start, end=quiet.end) if quiet else None,
         webhook_url=prefs.webhook_url,
+        topics=prefs.topics,
     )
 
 
@@ -134,6 +142,7 @@ async def replace_preferences(
         timezone=body.timezone,
         quiet_hours=_quiet(quiet),
         webhook_url=str(body.webhook_url) if body.webhook_url else None,
+        topics=list(dict.fromkeys(body.topics)) if body.topics is not None else None,
     )
     return _out(await set_preferences(runtime, prefs))
 

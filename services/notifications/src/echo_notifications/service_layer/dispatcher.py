@@ -35,7 +35,7 @@ from echo_notifications.domain.ports import (
     DeliveryError,
     OutgoingMessage,
 )
-from echo_notifications.service_layer.handlers import delivery_rows
+from echo_notifications.service_layer.handlers import audience, delivery_rows
 from echo_notifications.service_layer.messages import Deferred, Undeliverable, compose
 from echo_notifications.settings import NotificationsSettings
 
@@ -128,7 +128,9 @@ class Dispatcher:
                 if not live or row is None:
                     continue
                 kind = ReminderKind(reminder["kind"])
-                recipients = await repo.enrolled(reminder["programme_id"])
+                recipients = await audience(
+                    repo, reminder["programme_id"], kind.template, participants=True
+                )
                 await repo.add_deliveries(
                     delivery_rows(
                         cause_event_id=reminder_cause_id(

@@ -29,7 +29,6 @@ from echo_contracts import (
     SessionRescheduled,
     SessionScheduled,
 )
-from echo_contracts.events import HubRole
 from echo_runtime.consumer import Handler
 from echo_runtime.logging import get_logger
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,12 +42,10 @@ from echo_notifications.domain.model import (
     delivery_id,
     idempotency_key,
     reminders_for,
+    staff_wants,
 )
 
 log = get_logger(__name__)
-
-#: Hub team roles that are told about newly submitted cases.
-CASE_REVIEWERS = (HubRole.FACILITATOR.value, HubRole.ADMIN.value)
 
 
 def _utc(value: datetime) -> datetime:
@@ -94,6 +91,24 @@ def delivery_rows(
                 }
             )
     return rows
+
+
+async def audience(
+    repo: SqlaNotificationRepository,
+    programme_id: uuid.UUID,
+    template: str,
+    *,
+    participants: bool,
+) -> list[uuid.UUID]:
+    """Who gets `template` in a programme: its participants, and hub team members who opted in."""
+    people = await repo.enrolled(programme_id) if participants else []
+    staff = await repo.staff(programme_id)
+    prefs = await repo.preferences_of(p for p, _ in staff)
+    for person, role in staff:
+        chosen = prefs.get(person)
+        if person not in people and staff_wants(role, chosen.topics if chosen else None, template):
+            people.append(person)
+    return people
 
 
 async def _notify(
@@ -272,7 +287,7 @@ async def when_session_rescheduled_move_reminders_and_tell(
         repo,
         env,
         "session_rescheduled",
-        await repo.enrolled(data.programme_id),
+        await audience(repo, data.programme_id, "session_rescheduled", participants=True),
         programme_id=data.programme_id,
         session_id=data.session_id,
         params=params,
@@ -305,7 +320,7 @@ async def when_session_cancelled_drop_reminders_and_tell(
         repo,
         env,
         "session_cancelled",
-        await repo.enrolled(data.programme_id),
+        await audience(repo, data.programme_id, "session_cancelled", participants=True),
         programme_id=data.programme_id,
         session_id=data.session_id,
         params=_snapshot(
@@ -335,14 +350,14 @@ async def when_agenda_updated_keep_it_for_reminders(
 
 
 async def when_case_submitted_tell_reviewers(session: AsyncSession, env: Envelope[Any]) -> None:
-    """Tell the programme's facilitators and hub admins that a case waits for review."""
+    """Tell the hub team members who review cases (or opted in) that a case waits."""
     data: CaseSubmitted = env.data
     repo = SqlaNotificationRepository(session)
     await _notify(
         repo,
         env,
         "case_submitted",
-        await repo.staff(data.programme_id, CASE_REVIEWERS),
+        await audience(repo, data.programme_id, "case_submitted", participants=False),
         programme_id=data.programme_id,
         params={"case_id": str(data.case_id)},
     )
