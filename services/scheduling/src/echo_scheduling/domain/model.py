@@ -213,7 +213,9 @@ class Programme:
         and sessions already cancelled are left alone.
         """
         tz = zone(self.timezone)
-        rec = self.recurrence(self.rule_count)
+        # Programmes created before the rule's COUNT was kept: what they yielded is the best bound.
+        bounded = self.rule_count is not None or self.ends_on is not None
+        rec = self.recurrence(self.rule_count if bounded else self.session_count)
         wanted = {
             d: start
             for d in rec.dates(now.date(), running=True)
