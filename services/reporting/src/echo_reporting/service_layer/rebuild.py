@@ -49,29 +49,38 @@ async def replay_region(
     result: RebuildResult,
     *,
     every: int = 10_000,
+    idle_timeout: float = 5.0,
 ) -> None:
     """Fold every event of one region's stream (ordered consumer, from the first message)."""
     js = nc.jetstream()
     stream = stream_name(region)
     spec = consumer_for("reporting", "projections")
     try:
-        sub = await js.subscribe(
-            "",
-            stream=stream,
-            ordered_consumer=True,
-            deliver_policy=DeliverPolicy.ALL,
-            config=ConsumerConfig(filter_subjects=spec.filter_subjects(region)),
-            pending_msgs_limit=200_000,
-        )
+        stored = (await js.stream_info(stream)).state.messages
     except NotFoundError:
         progress(f"{region}: no stream {stream}, skipped")
         return
+    if not stored:
+        progress(f"{region}: 0/0 events, done")
+        return
+    sub = await js.subscribe(
+        "",
+        stream=stream,
+        ordered_consumer=True,
+        deliver_policy=DeliverPolicy.ALL,
+        config=ConsumerConfig(filter_subjects=spec.filter_subjects(region)),
+        pending_msgs_limit=200_000,
+    )
+    done = total = 0
     try:
-        total = (await sub.consumer_info()).num_pending or 0
-        done = 0
-        while done < total:
-            msg = await sub.next_msg(timeout=30)
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=idle_timeout)
+            except TimeoutError:
+                break  # nothing (more) matches the filter
             done += 1
+            remaining = msg.metadata.num_pending
+            total = done + remaining
             try:
                 model.apply(decode(msg.data))
                 result.events += 1
@@ -79,7 +88,7 @@ async def replay_region(
                 result.skipped += 1
             if done % every == 0:
                 progress(f"{region}: {done}/{total} events")
-            if msg.metadata.num_pending == 0:
+            if remaining == 0:
                 break
         progress(f"{region}: {done}/{total} events, done")
     finally:
