@@ -165,6 +165,8 @@ CONSUMERS: tuple[ConsumerSpec, ...] = (
             SessionRescheduled,
             SessionCancelled,
         ),
+        # Short, like reporting's: a fetched message the client loses comes back in seconds.
+        ack_wait_seconds=10,
     ),
     ConsumerSpec(
         "notifications",

@@ -164,14 +164,8 @@ class World:
             )
             return r.status_code == 200 and rule.status_code == 200
 
-        try:
-            await eventually(known)
-        except AssertionError:
-            info = await self.js.consumer_info("ECHO_ONTARIO", "attendance-inbox")
-            print("DEBUG consumer", info)
-            sinfo = await self.js.stream_info("ECHO_ONTARIO")
-            print("DEBUG stream", sinfo.state)
-            raise
+        # Long enough for one redelivery after the consumer's ack wait (see topology.py).
+        await eventually(known, timeout=40)
 
     async def participant(self, email: str, name: str = "Dr. Sam Lee") -> dict[str, Any]:
         r = await self.client.post(

@@ -25,8 +25,9 @@ class AttendanceSettings(ServiceSettings):
     #: Signed webhooks older (or further in the future) than this are refused.
     webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
     #: A join this many minutes before a session starts (or a leave after it ends) still
-    #: belongs to it; only time inside the scheduled window counts.
-    match_buffer_minutes: int = Field(default=15, ge=0, le=120)
+    #: belongs to it; only time inside the scheduled window counts. A leave or meeting end
+    #: later than that still closes the segment its join opened.
+    match_buffer_minutes: int = Field(default=60, ge=0, le=180)
     #: The credit rule a new programme starts with (version 1).
     default_min_percent: int = Field(default=80, ge=1, le=100)
     default_rounding_hours: float = Field(default=0.25, gt=0, le=4)

@@ -275,3 +275,68 @@ async def test_http_edges_auth_validation_pagination(kit: Any, sqlite_url: str) 
             f"/v1/sessions/{uuid.uuid4()}/attendance", headers=w.admin
         )
         assert unknown_session.status_code == 404
+
+
+async def test_early_joins_late_leaves_and_meeting_end_close_segments(
+    kit: Any, database_url: str, nats_server: Any, js: Any
+) -> None:
+    import json
+
+    async with kit.world(database_url, nats_server.url, js) as w:
+        await w.schedule()
+        await w.link_meeting()
+        early = await w.participant("early@example.org")
+        stayer = await w.participant("stayer@example.org")
+        t0 = kit.SESSION_START
+        joined, left = "meeting.participant_joined", "meeting.participant_left"
+        # Joined 50 minutes early, left 100 minutes after the end (far beyond the buffer).
+        for body in (
+            kit.zoom_body(
+                joined,
+                w.meeting_id,
+                "m1",
+                t0 - timedelta(minutes=50),
+                email="early@example.org",
+                user_id="1",
+            ),
+            kit.zoom_body(
+                left,
+                w.meeting_id,
+                "m1",
+                t0 + timedelta(minutes=200),
+                email="early@example.org",
+                user_id="1",
+            ),
+            kit.zoom_body(
+                joined,
+                w.meeting_id,
+                "m1",
+                t0 + timedelta(minutes=10),
+                email="stayer@example.org",
+                user_id="2",
+            ),
+        ):
+            r = await w.zoom(body)
+            assert r.status_code == 200 and r.json()["status"] == "recorded", r.text
+        # The stayer never sent a leave: the host ended the meeting at minute 70.
+        ended = json.dumps(
+            {
+                "event": "meeting.ended",
+                "event_ts": 0,
+                "payload": {
+                    "object": {
+                        "id": w.meeting_id,
+                        "uuid": "m1",
+                        "end_time": kit.iso(t0 + timedelta(minutes=70)),
+                    }
+                },
+            }
+        ).encode()
+        assert (await w.zoom(ended)).json()["status"] == "recorded"
+        records = {r["participant_id"]: r["attended_seconds"] for r in await w.records()}
+        assert records == {early["id"]: 100 * 60, stayer["id"]: 60 * 60}
+        # A join long before any session belongs to none of them.
+        stray = kit.zoom_body(
+            joined, w.meeting_id, "m0", t0 - timedelta(hours=5), email="early@example.org"
+        )
+        assert (await w.zoom(stray)).json()["status"] == "ignored"

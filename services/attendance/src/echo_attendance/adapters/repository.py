@@ -267,6 +267,32 @@ class SqlaAttendanceRepository:
         )
         return _rowcount(result)
 
+    async def session_of_instance(
+        self, instance: str, connection: str | None, before: datetime
+    ) -> Row | None:
+        """The session in which this meeting instance (and connection) last joined before `at`.
+
+        A leave or a meeting end can come long after the session's window: it still closes
+        the segment its join opened.
+        """
+        where = [
+            presence_edges.c.instance == instance,
+            presence_edges.c.kind == EdgeKind.JOIN.value,
+            presence_edges.c.at <= before,
+        ]
+        if connection is not None:
+            where.append(presence_edges.c.connection == connection)
+        session_id = await self.session.scalar(
+            sa.select(presence_edges.c.session_id)
+            .where(*where)
+            .order_by(presence_edges.c.at.desc())
+            .limit(1)
+        )
+        if session_id is None:
+            return None
+        row = await self.session_row(session_id)
+        return None if row is None or row["status"] == "cancelled" else row
+
     async def add_edge(
         self, session_id: uuid.UUID, attendee_key: str, source: str, edge: Edge
     ) -> bool:

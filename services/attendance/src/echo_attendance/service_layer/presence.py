@@ -140,6 +140,12 @@ async def _session_for(
         signal.at,
         timedelta(minutes=settings.match_buffer_minutes),
     )
+    if row is None and signal.kind is not EdgeKind.JOIN:
+        row = await repo.session_of_instance(
+            signal.instance,
+            signal.connection if signal.kind is EdgeKind.LEAVE else None,
+            signal.at,
+        )
     if row is None:
         log.info("webhook_without_session", provider=signal.provider)
     return row
