@@ -15,7 +15,7 @@ from echo_runtime.pagination import Page, PageDep
 from echo_runtime.problems import Problem
 from echo_runtime.service import RuntimeDep, ServiceRuntime
 from fastapi import APIRouter, Query, Response, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from echo_scheduling.adapters.calendar import render_ics
 from echo_scheduling.adapters.repository import (
@@ -56,6 +56,8 @@ EDITORS = (Role.HUB_ADMIN,)
 AGENDA_EDITORS = (Role.FACILITATOR, Role.HUB_ADMIN)
 
 WeekOfMonth = Literal[1, 2, 3, 4, -1]
+#: A wall-clock time in the programme's zone (an offset given with it is ignored: the zone rules).
+LocalTime = Annotated[time, AfterValidator(lambda t: t.replace(tzinfo=None, microsecond=0))]
 Title = Annotated[str, Field(min_length=1, max_length=200)]
 
 
@@ -82,7 +84,7 @@ class ProgrammeIn(_In):
     timezone: str = Field(min_length=1, max_length=64, examples=["America/Toronto"])
     session_minutes: int = Field(default=90, ge=30, le=240)
     starts_on: date
-    local_start: time = Field(examples=["12:00"])
+    local_start: LocalTime = Field(examples=["12:00"])
     frequency: Frequency = Frequency.WEEKLY
     interval_weeks: int = Field(default=1, ge=1, le=8)
     week_of_month: WeekOfMonth | None = None
@@ -321,7 +323,7 @@ class ProgrammePatch(_In):
     title: Title | None = None
     hub_team: list[TeamMemberIn] | None = Field(default=None, max_length=50)
     curriculum: list[TopicIn] | None = Field(default=None, max_length=160)
-    local_start: time | None = None
+    local_start: LocalTime | None = None
     session_minutes: int | None = Field(default=None, ge=30, le=240)
     interval_weeks: int | None = Field(default=None, ge=1, le=8)
     week_of_month: WeekOfMonth | None = None
@@ -401,7 +403,7 @@ async def list_sessions(
 
 class OneOffIn(_In):
     starts_on: date = Field(description="the local date in the programme's time zone")
-    local_start: time | None = Field(default=None, description="default: the programme's")
+    local_start: LocalTime | None = Field(default=None, description="default: the programme's")
     session_minutes: int | None = Field(default=None, ge=30, le=240)
     didactic_topic: Title | None = None
     presenter_name: Title | None = None
@@ -551,7 +553,7 @@ class TemplateIn(_In):
     interval_weeks: int = Field(default=1, ge=1, le=8)
     weekday: int = Field(ge=0, le=6, description="Monday 0 ... Sunday 6")
     week_of_month: WeekOfMonth | None = None
-    local_start: time = Field(examples=["12:00"])
+    local_start: LocalTime = Field(examples=["12:00"])
     session_count: int = Field(default=12, ge=1, le=160)
     curriculum: list[Title] = Field(default_factory=list, max_length=160)
     case_template_id: Code | None = None
@@ -661,7 +663,7 @@ class ReplicateIn(_In):
     version: int | None = Field(default=None, ge=1, description="default: the latest")
     title: Title | None = None
     language: LanguageTag | None = None
-    local_start: time | None = Field(default=None, description="default: the template's")
+    local_start: LocalTime | None = Field(default=None, description="default: the template's")
     excluded_dates: list[date] = Field(default_factory=list, max_length=400)
     hub_team: list[TeamMemberIn] = Field(default_factory=list, max_length=50)
 

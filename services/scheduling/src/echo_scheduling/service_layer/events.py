@@ -11,10 +11,12 @@ from echo_contracts import (
 from echo_contracts.events import CaseSlot, CurriculumTopic, HubRole, HubTeamMember
 
 from echo_scheduling.domain.model import Programme, Session
+from echo_scheduling.domain.recurrence import zone
 
 
 def programme_created(programme: Programme) -> ProgrammeCreated:
-    last = max((s.starts_at for s in programme.sessions), default=None)
+    tz = zone(programme.timezone)
+    last = max((s.starts_at.astimezone(tz) for s in programme.sessions), default=None)
     return ProgrammeCreated(
         programme_id=programme.id,
         region=programme.region,
