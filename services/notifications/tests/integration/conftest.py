@@ -249,17 +249,23 @@ class World:
         rows = await self.table("deliveries")
         return [r for r in rows if all(r[k] == v for k, v in where.items())]
 
-    async def events(self, subject: str) -> list[Envelope[Event]]:
-        sub = await self.js.pull_subscribe(subject, stream=STREAM)
-        out: list[Envelope[Event]] = []
-        try:
-            while True:
-                msgs = await sub.fetch(100, timeout=0.5)
-                out.extend(decode(m.data) for m in msgs)
-        except Exception:  # noqa: S110 - a fetch timeout means the subject is drained
-            pass
-        await sub.unsubscribe()
-        return out
+    async def events(self, subject: str, *, expect: int) -> list[Envelope[Event]]:
+        """The events on a subject, once the outbox relay has published `expect` of them."""
+
+        async def read() -> list[Envelope[Event]] | None:
+            sub = await self.js.pull_subscribe(subject, stream=STREAM)
+            out: list[Envelope[Event]] = []
+            try:
+                while True:
+                    msgs = await sub.fetch(100, timeout=0.2)
+                    out.extend(decode(m.data) for m in msgs)
+            except Exception:  # noqa: S110 - a fetch timeout means the subject is drained
+                pass
+            await sub.unsubscribe()
+            return out if len(out) >= expect else None
+
+        found: list[Envelope[Event]] = await eventually(read)
+        return found
 
 
 @asynccontextmanager

@@ -62,7 +62,7 @@ async def test_a_dispatcher_killed_after_sending_resends_once_with_the_same_mess
         w.clock.advance(timedelta(days=1))
         await w.tick()
         assert len(smtp.messages) == 2
-        [event] = await w.events("echo.ontario.notifications.notification_sent")
+        [event] = await w.events("echo.ontario.notifications.notification_sent", expect=1)
         assert event.data.delivery_id == claimed["id"]
 
 

@@ -98,11 +98,11 @@ async def test_a_flaky_receiver_gets_the_message_once_and_a_dead_one_ends_as_a_f
         assert sent["sent_at"] is not None
         assert sent["id"] == calls[0]["headers"]["x-echo-delivery"]
 
-        [event] = await w.events("echo.ontario.notifications.notification_failed")
+        [event] = await w.events("echo.ontario.notifications.notification_failed", expect=1)
         assert event.data.delivery_id == uuid.UUID(failed["id"])
         assert (event.data.error_code, event.data.attempts) == ("webhook_http_500", 4)
         assert event.data.channel.value == "webhook"
-        sent_events = await w.events("echo.ontario.notifications.notification_sent")
+        sent_events = await w.events("echo.ontario.notifications.notification_sent", expect=2)
         assert sorted(str(e.data.recipient_id) for e in sent_events) == sorted(
             [str(flaky), str(mailed)]
         )
