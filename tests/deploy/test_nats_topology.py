@@ -450,3 +450,57 @@ async def test_a_service_consumes_through_faststream_with_only_its_own_permissio
         await scheduling.close()
     info = await admins.js("ontario").consumer_info(stream_name("ontario"), spec.durable)
     assert (info.num_ack_pending, info.num_pending) == (0, 0)
+
+
+async def test_the_superhub_keeps_collecting_when_the_stream_leader_crashes(
+    topology: LoopbackTopology, admins: Admins
+) -> None:
+    """ECHO_NETWORK is R3: SIGKILL its leader, and a region's network event still lands once."""
+    first = topology.hubs[0]  # the leaves and the admin connection use this one: keep it
+    info = await admins.hub_js.stream_info(NETWORK_STREAM)
+    assert info.cluster is not None
+    if info.cluster.leader == first.name:
+        await admins.hub.request(
+            f"$JS.API.STREAM.LEADER.STEPDOWN.{NETWORK_STREAM}", b"", timeout=10
+        )
+
+    async def led_elsewhere() -> bool:
+        cluster = (await admins.hub_js.stream_info(NETWORK_STREAM)).cluster
+        return cluster is not None and cluster.leader not in (None, first.name)
+
+    await wait_for(led_elsewhere, "an ECHO_NETWORK leader other than hub-1", timeout=20)
+    cluster = (await admins.hub_js.stream_info(NETWORK_STREAM)).cluster
+    assert cluster is not None
+    victim = next(h for h in topology.hubs if h.name == cluster.leader)
+    victim.kill()
+    subject = "echo.shanghai.attendance.credit_awarded"
+    try:
+        client = await connect(
+            topology.leaf_url("shanghai", "attendance", topology.password("shanghai", "attendance"))
+        )
+        try:
+            await client.jetstream().publish(subject, b"{}", headers={"Nats-Msg-Id": "credit-1"})
+        finally:
+            await client.close()
+
+        async def arrived() -> bool:
+            try:
+                counts = await subject_counts(admins.hub_js, NETWORK_STREAM)
+            except (TimeoutError, nats.errors.Error):
+                return False  # electing a new leader
+            return counts.get(subject, 0) >= 1
+
+        # Observed: the new leader re-creates its cross-domain source consumers ~30 s later.
+        await wait_for(arrived, "the event in ECHO_NETWORK after the leader crashed", timeout=90)
+        assert (await subject_counts(admins.hub_js, NETWORK_STREAM))[subject] == 1
+    finally:
+        victim.start()
+        wait_until_ready(victim, WAIT)
+
+    async def all_current() -> bool:
+        cluster = (await admins.hub_js.stream_info(NETWORK_STREAM)).cluster
+        replicas = cluster.replicas if cluster else None
+        return bool(replicas) and all(r.current for r in replicas or [])
+
+    await wait_for(all_current, "the restarted server catching up")
+    assert (await subject_counts(admins.hub_js, NETWORK_STREAM))[subject] == 1
