@@ -142,7 +142,9 @@ class ConsumerSpec:
 
 
 CONSUMERS: tuple[ConsumerSpec, ...] = (
-    ConsumerSpec("scheduling", "inbox", (CaseApproved, TemplatePublished)),
+    # Short ack wait, like reporting's: a batch FastStream drops on a bare asyncio.TimeoutError
+    # is redelivered in seconds (seen in the scheduling consumer tests under load).
+    ConsumerSpec("scheduling", "inbox", (CaseApproved, TemplatePublished), ack_wait_seconds=10),
     ConsumerSpec(
         "cases",
         "inbox",
