@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # System tools some tests drive as a person would: headless Chromium (dashboard) and poppler
-# (certificate PDFs). Installed from Debian's packages when missing and we may install them.
+# (certificate PDFs), and kubectl (renders the kustomize overlays offline). Installed from Debian's packages when missing and we may install them.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+command -v kubectl >/dev/null 2>&1 || need+=(kubectl)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${need[*]} from Debian's packages"
