@@ -332,6 +332,28 @@ class FollowUpRequested(Event):
         return str(self.case_id)
 
 
+class RecommendationsRecorded(Event):
+    """The text of the hub's recommendations, for the presenter (regional: clinical text).
+
+    Published with RecommendationsIssued (the network-safe fact); it lets notifications send the
+    recommendations themselves to the presenter without leaving the region.
+    """
+
+    context = "cases"
+    event_name = "recommendations_recorded"
+    residency = Residency.REGIONAL
+
+    case_id: uuid.UUID
+    programme_id: uuid.UUID
+    presenter_id: uuid.UUID
+    issued_by: uuid.UUID
+    text: Text
+    follow_up_due_on: date | None = None
+
+    def aggregate_id(self) -> str:
+        return str(self.case_id)
+
+
 # --------------------------------------------------------------------------- attendance
 
 
@@ -511,6 +533,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     CasePresented,
     RecommendationsIssued,
     FollowUpRequested,
+    RecommendationsRecorded,
     ParticipantRegistered,
     RegistrationConfirmed,
     AttendanceRecorded,

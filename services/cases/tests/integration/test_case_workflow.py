@@ -66,6 +66,7 @@ async def test_a_case_goes_from_submission_to_follow_up(kit: Any) -> None:
         "CaseScheduled",
         "CasePresented",
         "RecommendationsIssued",
+        "RecommendationsRecorded",
         "FollowUpRequested",
     ]
 

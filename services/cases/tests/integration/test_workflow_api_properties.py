@@ -112,9 +112,13 @@ async def test_no_sequence_of_api_calls_reaches_an_illegal_state(
         assert code in (200, 409), (call, code)
         got = (await kit.client.get(f"/v1/cases/{case['id']}", headers=known.facilitator())).json()
         now = CaseStatus(got["status"])
-        one = TRANSITIONS[status]
-        two = {t for mid in one for t in TRANSITIONS[mid]}
-        assert now is status or now in one | two, (status, call, now)
+        # One call may take several legal steps (recommendations on a scheduled case whose
+        # session is under way: presented -> recommendations_issued -> follow_up_due).
+        reachable, frontier = set(), {status}
+        for _ in range(3):
+            frontier = {t for s in frontier for t in TRANSITIONS[s]}
+            reachable |= frontier
+        assert now is status or now in reachable, (status, call, now)
         if code == 409:
             assert now is status
         if now is CaseStatus.SCHEDULED:

@@ -22,6 +22,7 @@ from echo_contracts import (
     Event,
     FollowUpRequested,
     RecommendationsIssued,
+    RecommendationsRecorded,
 )
 
 
@@ -239,7 +240,16 @@ class Case:
                 presenter_id=self.presenter_id,
                 issued_by=issuer_id,
                 follow_up_due_on=due,
-            )
+            ),
+            # The text itself travels only in a regional event, for the presenter.
+            RecommendationsRecorded(
+                case_id=self.id,
+                programme_id=self.programme_id,
+                presenter_id=self.presenter_id,
+                issued_by=issuer_id,
+                text=text,
+                follow_up_due_on=due,
+            ),
         ]
         if due is not None:
             events += self.request_follow_up(due)
