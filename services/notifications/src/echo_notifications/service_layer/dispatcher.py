@@ -187,13 +187,18 @@ class Dispatcher:
 
     async def _deliver(self, delivery: dict[str, Any], token: str, report: TickReport) -> None:
         db = self.runtime.db
-        async with db.session() as session:
-            composed = await compose(
-                SqlaNotificationRepository(session),
-                delivery,
-                now=self.clock.now(),
-                join_url=self.settings.join_url,
-            )
+        try:
+            async with db.session() as session:
+                composed = await compose(
+                    SqlaNotificationRepository(session),
+                    delivery,
+                    now=self.clock.now(),
+                    join_url=self.settings.join_url,
+                )
+        except Exception as exc:  # one unrenderable message must not hold the others back
+            log.error("compose_failed", delivery_id=str(delivery["id"]), error=type(exc).__name__)
+            await self._failed_attempt(delivery, token, DeliveryError("compose_failed"), report)
+            return
         if isinstance(composed, Deferred):
             await self._defer(delivery, token, composed, report)
             return
