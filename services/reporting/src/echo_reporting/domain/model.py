@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from copy import deepcopy
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from echo_contracts import Envelope, Residency
@@ -126,10 +125,14 @@ COLUMNS: dict[str, dict[str, Any]] = {
 }
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def stamp(order: int, env: Envelope[Any]) -> str:
     """A string that sorts events of one aggregate: by `order` (sequence, revision), time, id."""
-    when = env.time.astimezone(UTC).strftime("%Y%m%dT%H%M%S%f")
-    return f"{order:010d}|{when}|{env.id}"
+    micros = (env.time - _EPOCH) // _MICROSECOND
+    return f"{order:010d}|{micros:017d}|{env.id}"
 
 
 def _earliest(current: datetime | None, new: datetime) -> datetime:
@@ -138,7 +141,7 @@ def _earliest(current: datetime | None, new: datetime) -> datetime:
 
 def new_row(kind: str, key: uuid.UUID) -> Row:
     """An empty row of `kind` for aggregate `key`."""
-    return {"id": key, **deepcopy(COLUMNS[kind])}
+    return {"id": key, **COLUMNS[kind]}
 
 
 # --------------------------------------------------------------------------- merges
@@ -293,14 +296,18 @@ def target(env: Envelope[Any]) -> tuple[str, uuid.UUID] | None:
 
 
 def merge(row: Row | None, env: Envelope[Any]) -> Row:
-    """The row after applying `env` (a new dict; `row` is left untouched)."""
+    """The row after applying `env` (a new dict; `row` is left untouched).
+
+    Row values are immutable (ids, times, numbers, strings), so a shallow copy is a full one.
+    """
     projector = PROJECTORS[type(env.data)]
-    merged = deepcopy(row) if row is not None else new_row(projector.kind, projector.key(env.data))
-    before = deepcopy(merged)
+    merged = dict(row) if row is not None else new_row(projector.kind, projector.key(env.data))
+    regional = type(env.data).residency is Residency.REGIONAL
+    before = dict(merged) if regional else merged
     projector.merge(merged, env)
     if merged["region"] is None:
         merged["region"] = env.region
-    if type(env.data).residency is Residency.REGIONAL:
+    if regional:
         # Ids say where a row belongs; they carry nothing the network view could count.
         allowed = set(REGIONAL_FIELDS.get(projector.kind, ())) | {"region", "programme_id"}
         changed = {k for k in merged if merged[k] != before[k]}
