@@ -109,8 +109,12 @@ async def apply_consumer(
         await js.add_consumer(stream_name(region), config=config)
         report.created.append(name)
         return
-    if sorted(info.config.filter_subjects or []) == sorted(config.filter_subjects or []) and (
-        info.config.max_deliver == config.max_deliver
+    current = info.config
+    if (
+        sorted(current.filter_subjects or []) == sorted(config.filter_subjects or [])
+        and current.max_deliver == config.max_deliver
+        and current.ack_wait == config.ack_wait
+        and current.max_ack_pending == config.max_ack_pending
     ):
         report.unchanged.append(name)
         return
