@@ -107,4 +107,9 @@ async def test_a_flaky_receiver_gets_the_message_once_and_a_dead_one_ends_as_a_f
             [str(flaky), str(mailed)]
         )
         assert {e.data.attempts for e in sent_events if e.data.recipient_id == flaky} == {4}
+        metrics = (await w.client.get("/metrics")).text
+        assert (
+            'echo_notifications_deliveries_total{channel="webhook",'
+            'outcome="failed",template="certificate_issued"}'
+        ) in metrics
         assert start.tzinfo is UTC

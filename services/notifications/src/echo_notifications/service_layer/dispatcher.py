@@ -21,6 +21,7 @@ from echo_contracts.events import Channel
 from echo_runtime.logging import get_logger
 from echo_runtime.service import ServiceRuntime
 
+from echo_notifications.adapters.metrics import DELIVERY_OUTCOMES, REMINDERS_FIRED
 from echo_notifications.adapters.repository import SqlaNotificationRepository, utc
 from echo_notifications.domain.model import (
     ChannelKind,
@@ -153,6 +154,7 @@ class Dispatcher:
                     )
                 )
                 fired += 1
+                REMINDERS_FIRED.labels(kind.value).inc()
                 log.info(
                     "reminder_fired",
                     session_id=str(reminder["session_id"]),
@@ -249,6 +251,7 @@ class Dispatcher:
                 ),
             )
         report.sent += 1
+        DELIVERY_OUTCOMES.labels(delivery["channel"], delivery["template"], "sent").inc()
         log.info(
             "notification_sent",
             delivery_id=str(delivery["id"]),
@@ -273,6 +276,7 @@ class Dispatcher:
                     delivery["id"], token, next_attempt_at=now + delay, last_error=error.code
                 )
                 report.retried += 1
+                DELIVERY_OUTCOMES.labels(delivery["channel"], delivery["template"], "retried").inc()
                 log.warning(
                     "notification_retry",
                     delivery_id=str(delivery["id"]),
@@ -299,6 +303,7 @@ class Dispatcher:
                 ),
             )
         report.failed += 1
+        DELIVERY_OUTCOMES.labels(delivery["channel"], delivery["template"], "failed").inc()
         log.warning(
             "notification_failed",
             delivery_id=str(delivery["id"]),
@@ -329,3 +334,4 @@ class Dispatcher:
                     attempts=delivery["attempts"] - 1,
                 )
         report.deferred += 1
+        DELIVERY_OUTCOMES.labels(delivery["channel"], delivery["template"], "deferred").inc()
