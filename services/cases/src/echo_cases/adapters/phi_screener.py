@@ -191,9 +191,14 @@ _OHIP = re.compile(r"(?<![\d-])\d{4}[ -]\d{3}[ -]\d{3}(?:[ -]?[A-Z]{2})?(?![\d-]
 _VIN = re.compile(
     r"\b(?=[A-HJ-NPR-Z0-9]{17}\b)(?=[A-Z0-9]*\d)(?=[A-Z0-9]*[A-Z])[A-HJ-NPR-Z0-9]{17}\b"
 )
-_LONG_NUMBER = re.compile(
-    r"(?<![\d/])(?<!\d[.,])\d{8,}(?!\d|[.,]\d|/)(?!\s*(?:copies|IU|iu|cells|cp|units|/))"
+#: A number followed by a unit is a quantity, however long.
+_QUANTITY_UNIT = (
+    r"(?:copies|IU|iu|cells|cp|units?|U\b|mg|mcg|ug|µg|ng|pg|g\b|kg|mL|ml|L\b|dL|mmol|umol"
+    r"|µmol|pmol|nmol|mEq|%|/|x\s*10|per\b|cfu|CFU|platelets|mm3|kPa|mmHg)"
 )
+_UNIT_NEXT = re.compile(rf"\s*{_QUANTITY_UNIT}")
+_DECIMAL = re.compile(r"\d+[.,]\d{1,3}")
+_LONG_NUMBER = re.compile(rf"(?<![\d/])(?<!\d[.,])\d{{8,}}(?!\d|[.,]\d|/)(?!\s*{_QUANTITY_UNIT})")
 
 #: Drug and terminology codes are clinical, not identifiers of a person.
 _CODE_BEFORE = re.compile(
@@ -525,8 +530,13 @@ class RegexPhiScreener:
         # for three regions cost most of the screening time.
         for m in _PHONE_CANDIDATE.finditer(text):
             candidate = m.group(0).rstrip(" ./-(")
-            if len(_digits(candidate)) < 7:
-                continue
+            end = m.start() + len(candidate)
+            if (
+                len(_digits(candidate)) < 7
+                or _DECIMAL.fullmatch(candidate)
+                or _UNIT_NEXT.match(text, end)
+            ):
+                continue  # a quantity (a long decimal, or a number with its unit)
             for region in self.phone_regions:
                 try:
                     number = phonenumbers.parse(candidate, region)
