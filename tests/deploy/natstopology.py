@@ -7,7 +7,6 @@ the regional leaf nodes with them, and always stops exactly the processes it sta
 
 from __future__ import annotations
 
-import importlib.util
 import secrets
 import socket
 import subprocess
@@ -15,7 +14,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 
 REPO = Path(__file__).resolve().parents[2]
 NATS_DIR = REPO / "deploy" / "nats"
@@ -272,19 +270,62 @@ class LoopbackTopology:
         return f"nats://{user}:{password}@127.0.0.1:{self.leaves[region].ports.client}"
 
 
-def load_deploy_module(path: Path) -> ModuleType:
-    """Import a script of `deploy/` (not a package) by its path."""
-    name = "echo_deploy_" + path.stem
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+ECHO_HUB = Path(sys.executable).parent / "echo-hub"
 
 
-def provisioning() -> ModuleType:
-    """deploy/nats/provision_topology.py, the streams of the multi-region topology."""
-    return load_deploy_module(NATS_DIR / "provision_topology.py")
+@dataclass
+class ApplyResult:
+    """What `echo-hub streams apply` printed, line by line."""
+
+    created: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    output: str
+
+
+async def echo_hub_apply(url: str, *args: str) -> ApplyResult:
+    """Run `echo-hub streams apply --nats url *args` (the operator's command) and parse it."""
+    import asyncio
+
+    process = await asyncio.create_subprocess_exec(
+        str(ECHO_HUB),
+        "streams",
+        "apply",
+        "--nats",
+        url,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 120)
+    text = out.decode()
+    if process.returncode != 0:
+        raise RuntimeError(f"echo-hub streams apply {' '.join(args)} failed: {text[-2000:]}")
+    result = ApplyResult([], [], [], text)
+    for line in text.splitlines():
+        kind, _, what = line.partition(" ")
+        if kind in ("created", "updated", "unchanged"):
+            getattr(result, kind).append(what.strip())
+    return result
+
+
+async def apply_superhub(url: str, regions: list[str], replicas: int = 3) -> ApplyResult:
+    """The superhub: ECHO_SUPERHUB, ECHO_NETWORK sourcing each region's leaf domain, ECHO_DLQ."""
+    args = ["--network-only", "--regions", ",".join(regions), "--replicas", str(replicas)]
+    for region in regions:
+        args += ["--region-api", f"{region}=$JS.{region}.API"]
+    return await echo_hub_apply(url, *args)
+
+
+async def apply_region(url: str, region: str, replicas: int = 1) -> ApplyResult:
+    """A regional leaf: its stream (templates sourced from domain `hub`), ECHO_DLQ, the durables."""
+    return await echo_hub_apply(
+        url,
+        "--no-network",
+        "--regions",
+        region,
+        "--replicas",
+        str(replicas),
+        "--superhub-api",
+        "$JS.hub.API",
+    )

@@ -34,7 +34,12 @@ from nats.errors import NoServersError
 from nats.js import JetStreamContext
 from nats.js.api import ExternalStream, StreamConfig, StreamSource, SubjectTransform
 
-from tests.deploy.natstopology import LoopbackTopology, provisioning, wait_until_ready
+from tests.deploy.natstopology import (
+    LoopbackTopology,
+    apply_region,
+    apply_superhub,
+    wait_until_ready,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -113,14 +118,18 @@ async def admins(topology: LoopbackTopology) -> AsyncIterator[Admins]:
         for r in REGIONS
     }
     found = Admins(hub, leaves)
-    ops = provisioning()
-    report = await ops.apply_superhub(found.hub_js, list(REGIONS), 3)
+    hub_admin = topology.hub_url("admin", topology.password("hub", "admin"))
+    report = await apply_superhub(hub_admin, list(REGIONS), 3)
     assert report.created == [f"stream {s}" for s in (SUPERHUB_STREAM, NETWORK_STREAM, DLQ_STREAM)]
+    again = await apply_superhub(hub_admin, list(REGIONS), 3)  # idempotent
+    assert (again.created, again.updated, len(again.unchanged)) == ([], [], 3)
     for region in REGIONS:
-        report = await ops.apply_region(found.js(region), region, 1)
+        url = topology.leaf_url(region, "admin", topology.password(region, "admin"))
+        report = await apply_region(url, region, 1)
         assert len(report.created) == 2 + len(CONSUMERS)
-        again = await ops.apply_region(found.js(region), region, 1)  # idempotent
-        assert (again.created, len(again.updated) + len(again.unchanged)) == (
+        again = await apply_region(url, region, 1)  # idempotent
+        assert (again.created, again.updated, len(again.unchanged)) == (
+            [],
             [],
             2 + len(CONSUMERS),
         )

@@ -22,7 +22,7 @@ import pytest
 from echo_contracts.topology import NETWORK_STREAM, network_subjects, stream_name
 from echo_runtime.testing import token
 
-from tests.deploy.natstopology import LoopbackTopology, free_port, provisioning
+from tests.deploy.natstopology import LoopbackTopology, apply_region, apply_superhub, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -41,17 +41,10 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackTopol
 
 @pytest.fixture(scope="module")
 async def provisioned(topology: LoopbackTopology) -> LoopbackTopology:
-    ops = provisioning()
-    hub = await nats.connect(topology.hub_url("admin", topology.password("hub", "admin")))
-    leaf = await nats.connect(
-        topology.leaf_url("ontario", "admin", topology.password("ontario", "admin"))
+    await apply_superhub(topology.hub_url("admin", topology.password("hub", "admin")), ["ontario"])
+    await apply_region(
+        topology.leaf_url("ontario", "admin", topology.password("ontario", "admin")), "ontario"
     )
-    try:
-        await ops.apply_superhub(hub.jetstream(timeout=30), ["ontario"], 3)
-        await ops.apply_region(leaf.jetstream(timeout=15), "ontario", 1)
-    finally:
-        await hub.close()
-        await leaf.close()
     return topology
 
 

@@ -42,9 +42,28 @@ DLQ_SUBJECTS = (
 )
 
 
+HUB_DOMAIN = "hub"
+HUB_ACCOUNT = "HUB"
+
+
 def stream_name(region: str) -> str:
     """`ontario` -> `ECHO_ONTARIO`, `northern-ireland` -> `ECHO_NORTHERN_IRELAND`."""
     return "ECHO_" + region.upper().replace("-", "_")
+
+
+def account_name(region: str) -> str:
+    """The NATS account of a region's leaf: `northern-ireland` -> `NORTHERN_IRELAND`."""
+    return region.upper().replace("-", "_")
+
+
+def domain_api(domain: str) -> str:
+    """The JetStream API prefix of another domain: `hub` -> `$JS.hub.API`."""
+    return f"$JS.{domain}.API"
+
+
+def deliver_prefix(consumer_account: str, stream: str) -> str:
+    """Where a cross-account source of `stream` delivers (exported and imported by deploy/nats)."""
+    return f"deliver.{consumer_account}.{stream}"
 
 
 @dataclass(frozen=True)
@@ -53,6 +72,9 @@ class SourceSpec:
     filter_subjects: tuple[str, ...] = ()
     #: `$JS.<domain>.API` when the source lives in another JetStream domain (leaf nodes).
     external_api: str | None = None
+    #: Where the source's consumer delivers across accounts (`external.deliver`): a prefix the
+    #: source's account exports and ours imports, e.g. `deliver.HUB.ECHO_ONTARIO`.
+    deliver_prefix: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,12 +101,25 @@ def superhub_subjects() -> tuple[str, ...]:
     return tuple(subject_for(NETWORK_REGION, cls) for cls in ALL_EVENTS if cls.superhub)
 
 
-def region_stream(region: str, *, replicas: int = 1, superhub_api: str | None = None) -> StreamSpec:
-    """A region's stream: its own subjects plus the superhub's templates sourced down."""
+def region_stream(
+    region: str,
+    *,
+    replicas: int = 1,
+    superhub_api: str | None = None,
+    superhub_deliver: str | None = None,
+) -> StreamSpec:
+    """A region's stream: its own subjects plus the superhub's templates sourced down.
+
+    On a leaf, `superhub_api` is the superhub's domain API (`$JS.hub.API`) and `superhub_deliver`
+    the deliver prefix the accounts export and import (`deliver.ONTARIO.ECHO_SUPERHUB`).
+    """
     return StreamSpec(
         name=stream_name(region),
         subjects=(region_wildcard(region),),
-        sources=(SourceSpec(SUPERHUB_STREAM, superhub_subjects(), superhub_api),),
+        sources=tuple(
+            SourceSpec(SUPERHUB_STREAM, (subject,), superhub_api, superhub_deliver)
+            for subject in superhub_subjects()
+        ),
         replicas=replicas,
     )
 
@@ -97,15 +132,27 @@ def superhub_stream(*, replicas: int = 1) -> StreamSpec:
 
 
 def network_stream(
-    regions: list[str], *, replicas: int = 1, region_apis: dict[str, str] | None = None
+    regions: list[str],
+    *,
+    replicas: int = 1,
+    region_apis: dict[str, str] | None = None,
+    region_delivers: dict[str, str] | None = None,
 ) -> StreamSpec:
-    """The superhub's network-wide stream: each region's `network` subjects."""
+    """The superhub's network-wide stream: each region's `network` subjects.
+
+    ONE source per subject: a source with several filters asks for
+    `$JS.<domain>.API.CONSUMER.CREATE.<stream>.<name>` without a filter token, which a region's
+    pinned exports (`...CREATE.<stream>.*.<subject>`) do not match, and would receive nothing.
+    """
     apis = region_apis or {}
+    delivers = region_delivers or {}
     return StreamSpec(
         name=NETWORK_STREAM,
         subjects=(),
         sources=tuple(
-            SourceSpec(stream_name(r), network_subjects(r), apis.get(r)) for r in regions
+            SourceSpec(stream_name(r), (subject,), apis.get(r), delivers.get(r))
+            for r in regions
+            for subject in network_subjects(r)
         ),
         replicas=replicas,
     )

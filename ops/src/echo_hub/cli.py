@@ -19,6 +19,13 @@ def _regions(value: str) -> list[str]:
     return [r.strip() for r in value.split(",") if r.strip()]
 
 
+def _assignment(value: str) -> tuple[str, str]:
+    key, sep, rest = value.partition("=")
+    if not sep or not key.strip() or not rest.strip():
+        raise argparse.ArgumentTypeError(f"expected REGION=VALUE, got {value!r}")
+    return key.strip(), rest.strip()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="echo-hub", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -33,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument(
         "--base-port", type=int, default=8101, help="first HTTP port (one per service)"
     )
+    dev.add_argument(
+        "--topology",
+        choices=["single", "multi-region"],
+        default="single",
+        help="single: one embedded NATS (default); multi-region: a superhub server and one leaf"
+        " per region from deploy/nats, each region's services on its leaf",
+    )
 
     streams = sub.add_parser("streams", help="streams, consumers and the DLQ")
     streams_sub = streams.add_subparsers(dest="streams_command", required=True)
@@ -40,8 +54,40 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--nats", default=os.environ.get("ECHO_NATS_URL", "nats://127.0.0.1:4222"))
     apply.add_argument("--regions", type=_regions, default=DEMO_REGIONS)
     apply.add_argument("--replicas", type=int, default=1)
-    apply.add_argument(
+    where = apply.add_mutually_exclusive_group()
+    where.add_argument(
         "--no-network", action="store_true", help="a regional hub: no superhub streams here"
+    )
+    where.add_argument(
+        "--network-only",
+        action="store_true",
+        help="the superhub: ECHO_SUPERHUB, ECHO_NETWORK and the DLQ; no region streams/durables",
+    )
+    apply.add_argument(
+        "--superhub-api",
+        help="a leaf: the superhub's JetStream API in its domain, e.g. '$JS.hub.API'",
+    )
+    apply.add_argument(
+        "--deliver-prefix",
+        help="a leaf: deliver prefix of the templates sourced down"
+        " (default with --superhub-api: deliver.<REGION ACCOUNT>.ECHO_SUPERHUB)",
+    )
+    apply.add_argument(
+        "--region-api",
+        action="append",
+        type=_assignment,
+        default=[],
+        metavar="REGION=API",
+        help="the superhub: a region's JetStream API, e.g. ontario='$JS.ontario.API' (repeat)",
+    )
+    apply.add_argument(
+        "--region-deliver",
+        action="append",
+        type=_assignment,
+        default=[],
+        metavar="REGION=PREFIX",
+        help="the superhub: deliver prefix of a region's network subjects"
+        " (default with --region-api: deliver.HUB.ECHO_<REGION>)",
     )
 
     token = sub.add_parser("token", help="mint a development token")
@@ -79,11 +125,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if args.command == "streams":
-        from echo_hub.streams import apply_command
+        from echo_hub.streams import ApplyOptions, apply_command
 
-        return asyncio.run(
-            apply_command(args.nats, args.regions, args.replicas, not args.no_network)
-        )
+        try:
+            options = ApplyOptions.from_args(args)
+        except ValueError as exc:
+            print(f"echo-hub streams apply: {exc}", file=sys.stderr)
+            return 2
+        return asyncio.run(apply_command(args.nats, options))
     if args.command == "dlq":
         from echo_hub.dlq import list_command, redrive_command
 
@@ -92,6 +141,12 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(redrive_command(args.nats, args.seq))
     if args.command == "replay":
         return subprocess.call([sys.executable, "-m", f"echo_{args.service}", "rebuild"])  # noqa: S603
+    if args.command == "dev" and args.topology == "multi-region":
+        from echo_hub.multiregion import run_multi_region
+
+        return run_multi_region(
+            regions=args.regions, data_dir=args.data_dir, fresh=args.fresh, base_port=args.base_port
+        )
     if args.command == "dev":
         from echo_hub.dev import run_dev
 

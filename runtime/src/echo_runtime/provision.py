@@ -48,7 +48,11 @@ def stream_config(spec: StreamSpec) -> StreamConfig:
         StreamSource(
             name=s.stream,
             subject_transforms=[SubjectTransform(src=f, dest=f) for f in s.filter_subjects] or None,
-            external=ExternalStream(api=s.external_api) if s.external_api else None,
+            external=(
+                ExternalStream(api=s.external_api, deliver=s.deliver_prefix)
+                if s.external_api
+                else None
+            ),
         )
         for s in spec.sources
     ]
@@ -77,6 +81,25 @@ def consumer_config(spec: ConsumerSpec, region: str) -> ConsumerConfig:
     )
 
 
+def _sources_key(config: StreamConfig) -> list[tuple[str, ...]]:
+    """What identifies the sources of a stream: name, filters, external api and deliver."""
+    keys: list[tuple[str, ...]] = []
+    for source in config.sources or []:
+        filters = sorted(t.src or "" for t in source.subject_transforms or [])
+        if source.filter_subject:
+            filters.append(source.filter_subject)
+        external = source.external
+        keys.append(
+            (
+                source.name or "",
+                ",".join(filters),
+                (external.api or "") if external else "",
+                (external.deliver or "") if external else "",
+            )
+        )
+    return sorted(keys)
+
+
 async def apply_stream(js: JetStreamContext, spec: StreamSpec, report: ApplyReport) -> None:
     config = stream_config(spec)
     try:
@@ -89,8 +112,7 @@ async def apply_stream(js: JetStreamContext, spec: StreamSpec, report: ApplyRepo
     if (
         sorted(current.subjects or []) == sorted(config.subjects or [])
         and current.duplicate_window == config.duplicate_window
-        and len(current.sources or []) == len(config.sources or [])
-        and {s.name for s in current.sources or []} == {s.name for s in config.sources or []}
+        and _sources_key(current) == _sources_key(config)
     ):
         report.unchanged.append(f"stream {spec.name}")
         return
@@ -127,21 +149,47 @@ async def apply_topology(
     regions: list[str],
     *,
     network: bool = True,
+    regional: bool = True,
     replicas: int = 1,
     services: list[str] | None = None,
+    superhub_api: str | None = None,
+    superhub_deliver: str | None = None,
+    region_apis: dict[str, str] | None = None,
+    region_delivers: dict[str, str] | None = None,
 ) -> ApplyReport:
-    """Create or update every region stream, the network stream, the DLQ and the consumers."""
+    """Create or update every region stream, the network stream, the DLQ and the consumers.
+
+    One server (development, compose): the defaults, everything in one JetStream domain.
+    A regional leaf: `network=False`, `superhub_api`/`superhub_deliver` name the superhub's
+    domain API and the deliver prefix of the templates sourced down. The superhub:
+    `regional=False` (no region streams or durables there), `region_apis`/`region_delivers`
+    per region for the `network` subjects sourced up into `ECHO_NETWORK`.
+    """
     report = ApplyReport()
     if network:
         await apply_stream(js, superhub_stream(replicas=replicas), report)
-    for region in regions:
-        await apply_stream(js, region_stream(region, replicas=replicas), report)
-    if network:
-        await apply_stream(js, network_stream(regions, replicas=replicas), report)
-    await apply_stream(js, dlq_stream(replicas=replicas), report)
-    for spec in CONSUMERS:
-        if services is not None and spec.service not in services:
-            continue
+    if regional:
         for region in regions:
-            await apply_consumer(js, spec, region, report)
+            spec = region_stream(
+                region,
+                replicas=replicas,
+                superhub_api=superhub_api,
+                superhub_deliver=superhub_deliver,
+            )
+            await apply_stream(js, spec, report)
+    if network:
+        spec = network_stream(
+            regions,
+            replicas=replicas,
+            region_apis=region_apis,
+            region_delivers=region_delivers,
+        )
+        await apply_stream(js, spec, report)
+    await apply_stream(js, dlq_stream(replicas=replicas), report)
+    if regional:
+        for consumer in CONSUMERS:
+            if services is not None and consumer.service not in services:
+                continue
+            for region in regions:
+                await apply_consumer(js, consumer, region, report)
     return report
