@@ -8,7 +8,7 @@ from pathlib import Path
 from echo_runtime.service import ServiceRuntime
 from echo_runtime.settings import ServiceSettings
 
-from echo_notifications.adapters.smtp import SmtpMailer
+from echo_notifications.adapters.smtp import FileMailer, SmtpMailer
 from echo_notifications.adapters.tables import metadata
 from echo_notifications.adapters.webhook import WebhookSender
 from echo_notifications.domain.model import (
@@ -42,7 +42,11 @@ def build(
         clock or SystemClock(),
         senders
         or {
-            ChannelKind.EMAIL: SmtpMailer(settings),
+            ChannelKind.EMAIL: (
+                FileMailer(settings, Path(settings.mail_drop_dir))
+                if settings.mail_drop_dir
+                else SmtpMailer(settings)
+            ),
             ChannelKind.WEBHOOK: WebhookSender(settings.webhook_secret, settings.webhook_timeout),
         },
     )

@@ -30,6 +30,8 @@ class NotificationsSettings(ServiceSettings):
     smtp_starttls: bool = False
     smtp_tls: bool = False
     smtp_timeout: float = Field(default=10.0, gt=0)
+    #: Development: write each email as a `.eml` file here instead of using SMTP.
+    mail_drop_dir: str | None = None
     mail_from: str = "ECHO network <no-reply@echo.local>"
     #: The right-hand side of every Message-ID (stable per delivery, so resends are recognisable).
     message_id_domain: str = "echo.local"

@@ -122,3 +122,22 @@ async def test_quiet_hours_hold_messages_until_morning_and_drop_a_pointless_remi
         assert [m["Subject"] for m in smtp.messages[1:]] == [
             "Your certificate is ready: your programme"
         ]
+
+
+async def test_in_development_emails_land_once_each_as_files_in_the_mail_drop(
+    kit: Any, database_url: str, nats_server: Any, js: Any, tmp_path: Any
+) -> None:
+    drop = tmp_path / "mail"
+    async with kit.world(
+        database_url, nats_server.url, js, start=NOON, mail_drop_dir=str(drop)
+    ) as w:
+        await w.programme(language="fr")
+        person = await w.participant("ana@example.org", name="Ana Diaz", language="en")
+        await w.tick()
+        [delivery] = await w.deliveries(recipient_id=person)
+        assert delivery["status"] == "sent"
+        [eml] = sorted(drop.iterdir())
+        assert eml.name == f"{delivery['id']}.eml"
+        text = eml.read_text()
+        assert "Subject: You are registered: your programme" in text
+        assert "To: Ana Diaz <ana@example.org>" in text

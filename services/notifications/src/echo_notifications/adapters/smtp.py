@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
+from pathlib import Path
 
 import aiosmtplib
 
@@ -40,6 +42,30 @@ def build_email(message: OutgoingMessage, settings: NotificationsSettings) -> Em
     # After the body: setting content replaces every Content-* header.
     email["Content-Language"] = message.language
     return email
+
+
+class FileMailer:
+    """Development email: each message is written as `<delivery id>.eml` into a directory.
+
+    A resend overwrites the same file, so the directory holds each message once.
+    """
+
+    def __init__(self, settings: NotificationsSettings, directory: Path) -> None:
+        self.settings = settings
+        self.directory = directory
+
+    async def send(self, message: OutgoingMessage) -> None:
+        data = build_email(message, self.settings).as_bytes()
+        try:
+            await asyncio.to_thread(self._write, f"{message.delivery_id}.eml", data)
+        except OSError:
+            raise DeliveryError("mail_drop_unwritable") from None
+
+    def _write(self, name: str, data: bytes) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        partial = self.directory / f".{name}.partial"
+        partial.write_bytes(data)
+        partial.replace(self.directory / name)
 
 
 class SmtpMailer:
