@@ -24,6 +24,8 @@ class AttendanceSettings(ServiceSettings):
     )
     #: Signed webhooks older (or further in the future) than this are refused.
     webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    #: Webhooks handled at once; the rest queue in memory (below the database pool's size).
+    webhook_concurrency: int = Field(default=8, ge=1, le=100)
     #: A join this many minutes before a session starts (or a leave after it ends) still
     #: belongs to it; only time inside the scheduled window counts. A leave or meeting end
     #: later than that still closes the segment its join opened.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+import weakref
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -52,6 +54,18 @@ def settings_of(runtime: RuntimeDep) -> AttendanceSettings:
 
 
 SettingsDep = Annotated[AttendanceSettings, Depends(settings_of)]
+
+#: Webhook bursts wait here, not for a pooled connection (whose checkout times out into a 500).
+_webhook_gates: weakref.WeakKeyDictionary[ServiceRuntime, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _webhook_gate(runtime: ServiceRuntime, settings: AttendanceSettings) -> asyncio.Semaphore:
+    gate = _webhook_gates.get(runtime)
+    if gate is None:
+        gate = _webhook_gates[runtime] = asyncio.Semaphore(settings.webhook_concurrency)
+    return gate
 
 
 # --------------------------------------------------------------------------- models
@@ -382,7 +396,8 @@ async def post_video_webhook(
 ) -> dict[str, Any]:
     """Signed join/leave webhooks (Zoom-style or generic); 401 when forged, stale or replayed."""
     body = await request.body()
-    outcome = await receive_webhook(runtime, settings, provider, request.headers, body)
+    async with _webhook_gate(runtime, settings):
+        outcome = await receive_webhook(runtime, settings, provider, request.headers, body)
     if outcome.answer is not None:
         return dict(outcome.answer)
     return {
