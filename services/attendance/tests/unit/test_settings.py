@@ -1,0 +1,22 @@
+"""Settings: production refuses the development secrets; providers come from the environment."""
+
+from __future__ import annotations
+
+import pytest
+from echo_attendance.settings import AttendanceSettings
+from pydantic import ValidationError
+
+
+def test_production_refuses_development_webhook_and_certificate_secrets() -> None:
+    with pytest.raises(ValidationError, match="ATTENDANCE_WEBHOOK_SECRETS"):
+        AttendanceSettings(environment="production", auth_jwks_json='{"keys": []}')
+
+
+def test_secrets_per_provider_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ATTENDANCE_WEBHOOK_SECRETS", '{"zoom": "z-1", "generic": "g-1"}')
+    monkeypatch.setenv("ATTENDANCE_CERTIFICATE_SECRET", "c-1")
+    monkeypatch.setenv("ATTENDANCE_ENVIRONMENT", "production")
+    monkeypatch.setenv("ATTENDANCE_AUTH_JWKS_JSON", '{"keys": []}')
+    settings = AttendanceSettings()
+    assert settings.webhook_secrets == {"zoom": "z-1", "generic": "g-1"}
+    assert settings.port == 8103 and settings.service == "attendance"
