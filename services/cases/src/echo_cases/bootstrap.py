@@ -13,6 +13,7 @@ from echo_cases.adapters.phi_screener import RegexPhiScreener
 from echo_cases.adapters.tables import metadata
 from echo_cases.domain.model import (
     CaseNotFound,
+    CaseStoreUnavailable,
     ConcurrentChange,
     IllegalTransition,
     InvalidCaseForm,
@@ -60,6 +61,7 @@ def bootstrap(
             SessionNotStarted: (409, "Conflict"),
             ConcurrentChange: (409, "Conflict"),
             CaseNotFound: (404, "Not Found"),
+            CaseStoreUnavailable: (503, "Service Unavailable"),
         },
         background=[presented_loop],
         title="ECHO cases",

@@ -182,3 +182,26 @@ async def test_a_case_with_identifiers_is_refused_and_kept_nowhere(
     assert "phi_refused" in written
     for leaked in (HISTORY_MARK, "416-555-0199", "John Smith", "12 March"):
         assert leaked not in written
+
+
+async def test_a_database_failure_does_not_spill_case_text(kit: Any, log_lines: list[str]) -> None:
+    programme = await kit.programme()
+    async with kit.runtime.db.transaction() as session:
+        await session.execute(sa.text("DROP TABLE case_audit"))
+    response = await kit.client.post(
+        "/v1/cases",
+        json={
+            "programme_id": str(programme.id),
+            "fields": {**kit.clean_fields, "relevant_history": f"{HISTORY_MARK} for 3 years."},
+        },
+        headers=programme.spoke(),
+    )
+    assert response.status_code == 503
+    assert "could not be saved" in response.json()["detail"]
+    assert HISTORY_MARK not in response.text
+    written = "\n".join(log_lines)
+    assert "case_write_failed" in written
+    assert HISTORY_MARK not in written
+    # Nothing half-written: the case row rolled back with the failed audit row.
+    async with kit.runtime.db.session() as session:
+        assert await session.scalar(sa.select(sa.func.count()).select_from(cases)) == 0

@@ -100,6 +100,10 @@ class ConcurrentChange(CaseError):
     field = "status"
 
 
+class CaseStoreUnavailable(CaseError):
+    """The database refused a write; the message names no case text (answered with 503)."""
+
+
 class InvalidCaseForm(CaseError):
     """The submitted form does not fit its template."""
 

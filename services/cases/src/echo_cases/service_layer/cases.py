@@ -4,19 +4,46 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from echo_contracts import CaseSubmitted, Event
 from echo_runtime.logging import get_logger
 from echo_runtime.service import ServiceRuntime
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from echo_cases.adapters.repository import SqlaCaseRepository
-from echo_cases.domain.model import Case, CaseNotFound, CaseStatus, InvalidCaseForm
+from echo_cases.domain.model import (
+    Case,
+    CaseNotFound,
+    CaseStatus,
+    CaseStoreUnavailable,
+    InvalidCaseForm,
+)
 from echo_cases.domain.screening import CaseContainsPhi, PhiScreener, screen_fields
 from echo_cases.domain.templates import find_template
 
 log = get_logger(__name__)
+
+
+@asynccontextmanager
+async def _writing(runtime: ServiceRuntime, case_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
+    """A transaction whose database errors never carry case text into a log or a response.
+
+    SQLAlchemy puts the statement's parameters (the form, the recommendations) into its error
+    messages; the error is replaced by one that names only the case and the kind of failure.
+    """
+    try:
+        async with runtime.db.transaction() as session:
+            yield session
+    except SQLAlchemyError as exc:
+        log.error("case_write_failed", case_id=str(case_id), error=type(exc).__name__)
+        raise CaseStoreUnavailable(
+            f"case {case_id} could not be saved ({type(exc).__name__}); nothing was changed,"
+            " try again in a moment"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -69,7 +96,7 @@ async def submit_case(runtime: ServiceRuntime, screener: PhiScreener, cmd: Submi
         template_version=template.version,
         fields=values,
     )
-    async with runtime.db.transaction() as session:
+    async with _writing(runtime, case.id) as session:
         repo = SqlaCaseRepository(session)
         await repo.add(case)
         await repo.audit(case.id, cmd.actor, "submitted", None, case.status)
@@ -97,7 +124,7 @@ async def change_case(
     change: Callable[[Case], list[Event]],
 ) -> Case:
     """Apply one workflow move to a case, audit it and emit its events, in one transaction."""
-    async with runtime.db.transaction() as session:
+    async with _writing(runtime, case_id) as session:
         repo = SqlaCaseRepository(session)
         case = await repo.get(case_id)
         if case is None:
