@@ -64,10 +64,37 @@ async def test_join_and_leave_become_one_record_and_events(
         recorded, credits = await eventually(published)
         assert [e.data.attended_seconds for e in recorded] == [0, 90 * 60]
         assert credits[-1].data.hours == 1.5 and credits[-1].data.rule_version == 1
+        # Object-level reads: an observer of the region sees the list, another region's does not.
+        url = f"/v1/sessions/{w.session_id}/attendance"
+        assert (await w.client.get(url, headers=token("observer"))).status_code == 200
+        assert (await w.client.get(url, headers=token("observer", "shanghai"))).status_code == 404
+        assert (await w.client.get(url, headers=token("spoke"))).status_code == 403
+
+        # A spoke may register themselves (their token's subject is their participant id).
+        me = await w.client.post(
+            "/v1/participants",
+            headers=w.admin,
+            json={
+                "region": "ontario",
+                "name": "Dr. Self",
+                "email": "self@example.org",
+                "profession": "nurse_practitioner",
+                "clinic": "Clinic",
+                "clinic_id": str(uuid.uuid4()),
+            },
+        )
+        mine = token("spoke", subject=me.json()["id"])
+        reg_url = f"/v1/programmes/{w.programme_id}/registrations"
+        body = {"participant_id": me.json()["id"]}
+        assert (await w.client.post(reg_url, json=body, headers=mine)).status_code == 201
+        assert (await w.client.post(reg_url, json=body, headers=mine)).status_code == 409
+        other = {"participant_id": person["id"]}
+        assert (await w.client.post(reg_url, json=other, headers=mine)).status_code == 403
+
         registered = await _events(js, "echo.ontario.attendance.participant_registered")
         confirmed = await _events(js, "echo.ontario.attendance.registration_confirmed")
-        assert [e.data.participant_id for e in registered] == [uuid.UUID(person["id"])]
-        assert [e.data.programme_id for e in confirmed] == [w.programme_id]
+        assert uuid.UUID(person["id"]) in {e.data.participant_id for e in registered}
+        assert {e.data.programme_id for e in confirmed} == {w.programme_id}
 
 
 async def test_forged_stale_and_replayed_webhooks_are_refused_and_change_nothing(
