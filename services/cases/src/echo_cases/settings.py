@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import phonenumbers
 from echo_runtime.settings import ServiceSettings
-from pydantic import Field
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 
 class CasesSettings(ServiceSettings):
@@ -19,6 +22,23 @@ class CasesSettings(ServiceSettings):
     #: This service's inbox is low-volume (sessions, agendas, registrations), so 1 is cheap.
     consumer_batch_size: int = Field(default=1, ge=1, le=5000)
     #: Phone numbers are parsed as national numbers of these regions (ISO 3166 codes).
-    phone_regions: list[str] = Field(default_factory=lambda: ["CA", "GB", "CN"])
+    phone_regions: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["CA", "GB", "CN"]
+    )
     #: How often scheduled cases whose session has ended are marked presented (seconds).
     presented_check_interval: float = Field(default=60.0, gt=0)
+
+    @field_validator("phone_regions", mode="before")
+    @classmethod
+    def _split_phone_regions(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [r.strip().upper() for r in value.split(",") if r.strip()]
+        return value
+
+    @field_validator("phone_regions")
+    @classmethod
+    def _known_phone_regions(cls, value: list[str]) -> list[str]:
+        unknown = [r for r in value if r.upper() not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(f"unknown phone regions {unknown}; use ISO 3166 codes such as CA, GB")
+        return [r.upper() for r in value]
