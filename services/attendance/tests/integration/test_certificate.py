@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from echo_contracts import ProgrammeProfileUpdated, SessionScheduled, decode
+from echo_contracts import (
+    ProgrammeProfileUpdated,
+    SessionScheduled,
+    decode,
+    new_envelope,
+    subject_for,
+    to_wire,
+)
 from echo_runtime.testing import eventually, token
 
 pytestmark = pytest.mark.integration
@@ -20,12 +27,23 @@ async def test_certificate_pdf_renders_with_the_right_hours(
 ) -> None:
     async with kit.world(database_url, nats_server.url, js) as w:
         await w.schedule()
-        await kit.publish(
-            js,
+        # Two profile updates arrive newest first: the older title must not win.
+        older = new_envelope(
+            ProgrammeProfileUpdated(programme_id=w.programme_id, title="Old Working Title"),
+            region="ontario",
+            service="scheduling",
+        )
+        newer = new_envelope(
             ProgrammeProfileUpdated(
                 programme_id=w.programme_id, title="Hepatitis C in Primary Care"
             ),
+            region="ontario",
+            service="scheduling",
         )
+        for env in (newer, older):
+            await js.publish(
+                subject_for("ontario", env.data), to_wire(env), headers={"Nats-Msg-Id": str(env.id)}
+            )
         second = uuid.uuid4()
         week = timedelta(days=7)
         await kit.publish(
@@ -78,7 +96,7 @@ async def test_certificate_pdf_renders_with_the_right_hours(
         assert r.headers["content-type"] == "application/pdf"
         text = _text(r.content, tmp_path).decode()
         assert "Dr. Zoë Martin" in text
-        assert "Hepatitis C in Primary Care" in text
+        assert "Hepatitis C in Primary Care" in text and "Old Working Title" not in text
         assert "3.25 credit hours" in text
         assert "1.75" in text and "1.50" in text
         assert "2026-01-05 17:00" in text and "2026-01-12 17:00" in text

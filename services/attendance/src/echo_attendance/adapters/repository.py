@@ -92,11 +92,17 @@ class SqlaAttendanceRepository:
         )
         return False
 
-    async def set_title(self, programme_id: uuid.UUID, title: str) -> None:
+    async def set_title(self, programme_id: uuid.UUID, title: str, as_of: datetime) -> None:
+        """Keep the title of the latest profile event (by event time, not arrival)."""
+        stmt = self._insert(programme_titles).values(
+            programme_id=programme_id, title=title, as_of=as_of
+        )
         await self.session.execute(
-            self._insert(programme_titles)
-            .values(programme_id=programme_id, title=title)
-            .on_conflict_do_update(index_elements=["programme_id"], set_={"title": title})
+            stmt.on_conflict_do_update(
+                index_elements=["programme_id"],
+                set_={"title": title, "as_of": as_of},
+                where=sa.or_(programme_titles.c.as_of.is_(None), programme_titles.c.as_of <= as_of),
+            )
         )
 
     async def title(self, programme_id: uuid.UUID) -> str | None:

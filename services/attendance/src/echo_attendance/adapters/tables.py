@@ -25,6 +25,8 @@ programme_titles = sa.Table(
     metadata,
     sa.Column("programme_id", sa.Uuid, primary_key=True),
     sa.Column("title", sa.String(200), nullable=False),
+    #: The time of the event that set the title: an older profile arriving late is ignored.
+    sa.Column("as_of", sa.DateTime(timezone=True)),
 )
 
 #: Session windows as told by scheduling; `sequence` orders out-of-order updates.

@@ -66,9 +66,9 @@ class ScheduleHandlers:
     async def when_profile_updated_keep_title(
         self, session: AsyncSession, env: Envelope[Any]
     ) -> None:
-        """Keep the programme's title for certificates (the latest profile wins)."""
+        """Keep the programme's title for certificates (the latest profile by event time wins)."""
         data: ProgrammeProfileUpdated = env.data
-        await SqlaAttendanceRepository(session).set_title(data.programme_id, data.title)
+        await SqlaAttendanceRepository(session).set_title(data.programme_id, data.title, env.time)
 
     async def when_session_changed_update_window(
         self, session: AsyncSession, env: Envelope[Any]
