@@ -8,19 +8,22 @@ indexes it), a transient failure is NAKed with backoff until `max_deliver`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
 from echo_contracts import Envelope, Event, InvalidEvent, decode, stream_name
 from echo_contracts.topology import ConsumerSpec
-from faststream import AckPolicy, Context
-from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
-from faststream.nats.message import NatsBatchMessage
 from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig
+from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,37 +56,59 @@ class EventConsumer:
         self.db = database
         self.inbox = inbox
         self.handlers = dict(handlers)
+        self._stopping = asyncio.Event()
 
-    def register(
+    async def run(
         self,
-        broker: NatsBroker,
-        regions: list[str],
+        js: JetStreamContext,
+        region: str,
         *,
         batch_size: int = 200,
-        timeout: float = 0.05,
+        wait: float = 1.0,
     ) -> None:
-        """Bind to the provisioned durable consumer of each region (streams are not declared)."""
+        """Pull batches from the region's durable until `stop()`; never give up on errors.
 
-        async def on_batch(
-            message: Annotated[NatsBatchMessage, Context("message")],
-        ) -> None:
-            await self.process(message.raw_message)
+        Our own loop rather than a FastStream subscriber: FastStream 0.7.8's batch pull loop
+        sometimes dropped a fetched batch unhandled (back only after the ack wait).
+        """
+        config = ConsumerConfig(
+            durable_name=self.spec.durable,
+            filter_subjects=self.spec.filter_subjects(region),
+            max_deliver=self.spec.max_deliver,
+            ack_wait=self.spec.ack_wait_seconds,
+            max_ack_pending=self.spec.max_ack_pending,
+        )
+        sub: JetStreamContext.PullSubscription | None = None
+        delay = 0.2
+        try:
+            while not self._stopping.is_set():
+                try:
+                    if sub is None:
+                        # Binds to the provisioned durable (creates it only where none exists).
+                        sub = await js.pull_subscribe(
+                            "", durable=self.spec.durable, stream=stream_name(region), config=config
+                        )
+                    msgs = await sub.fetch(batch_size, timeout=wait)
+                except NatsTimeoutError:
+                    continue
+                except Exception as exc:  # server restarting, consumer missing: back off, retry
+                    log.warning("consumer_fetch_retry", region=region, error=type(exc).__name__)
+                    if isinstance(exc, NotFoundError):
+                        sub = None
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                delay = 0.2
+                await self.process(msgs)
+        finally:
+            if sub is not None:
+                # An open pull subscription would hold the connection's drain at shutdown.
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
 
-        for region in regions:
-            broker.subscriber(
-                stream=JStream(stream_name(region), declare=False),
-                durable=self.spec.durable,
-                config=ConsumerConfig(
-                    durable_name=self.spec.durable,
-                    filter_subjects=self.spec.filter_subjects(region),
-                    max_deliver=self.spec.max_deliver,
-                    ack_wait=self.spec.ack_wait_seconds,
-                    max_ack_pending=self.spec.max_ack_pending,
-                ),
-                pull_sub=PullSub(batch_size=batch_size, timeout=timeout, batch=True),
-                ack_policy=AckPolicy.MANUAL,
-                title=f"{self.spec.durable}@{region}",
-            )(on_batch)
+    def stop(self) -> None:
+        """Finish the batch in hand, then stop pulling."""
+        self._stopping.set()
 
     async def process(self, msgs: list[Msg]) -> None:
         """Handle a batch: one transaction, per-message fallback when it fails."""

@@ -87,6 +87,8 @@ class ServiceRuntime:
         )
         self.broker: NatsBroker | None = None
         self.relay: OutboxRelay | None = None
+        self.consumer: EventConsumer | None = None
+        self._consumer_tasks: list[asyncio.Task[Any]] = []
         self._tasks: list[asyncio.Task[Any]] = []
 
     # ------------------------------------------------------------------ events
@@ -155,21 +157,24 @@ class ServiceRuntime:
             middlewares=(NatsTelemetryMiddleware(tracer_provider=provider),),
             logger=None,
         )
+        await broker.start()
+        self.broker = broker
         if self.handlers:
-            consumer = EventConsumer(
+            self.consumer = EventConsumer(
                 self.consumer_spec or consumer_for(self.settings.service),
                 self.db,
                 self.metadata.tables["inbox"],
                 self.handlers,
             )
-            consumer.register(
-                broker,
-                self.settings.regions,
-                batch_size=self.settings.consumer_batch_size,
-                timeout=self.settings.consumer_batch_timeout,
-            )
-        await broker.start()
-        self.broker = broker
+            for region in self.settings.regions:
+                self._consumer_tasks.append(
+                    asyncio.create_task(
+                        self.consumer.run(
+                            self.js, region, batch_size=self.settings.consumer_batch_size
+                        ),
+                        name=f"consumer-{region}",
+                    )
+                )
         self.relay = OutboxRelay(
             self.db,
             self.metadata.tables["outbox"],
@@ -204,6 +209,17 @@ class ServiceRuntime:
             await asyncio.sleep(interval)
 
     async def stop(self) -> None:
+        if self.consumer is not None:
+            self.consumer.stop()  # each loop finishes the batch in hand
+            _, late = (
+                await asyncio.wait(self._consumer_tasks, timeout=10)
+                if self._consumer_tasks
+                else (set(), set())
+            )
+            for task in late:
+                task.cancel()
+            self._consumer_tasks.clear()
+            self.consumer = None
         if self.relay is not None:
             self.relay.stop()
         for task in self._tasks:

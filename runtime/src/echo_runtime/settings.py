@@ -48,7 +48,6 @@ class ServiceSettings(BaseSettings):
     auth_jwks_json: str | None = None
     # consumer and relay tuning
     consumer_batch_size: int = Field(default=200, ge=1, le=5000)
-    consumer_batch_timeout: float = Field(default=0.05, gt=0)
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_interval: float = Field(default=0.2, gt=0)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
