@@ -16,11 +16,6 @@ class CasesSettings(ServiceSettings):
     service: str = "cases"
     port: int = 8102
     database_url: str = "sqlite+aiosqlite:///./cases.db"
-    #: One event per fetch. With FastStream 0.7.8 + nats-py 2.16 a batch fetch that times out
-    #: after a partial batch raises asyncio.TimeoutError (FastStream only catches nats' own
-    #: TimeoutError): the task restarts and the fetched messages wait for `ack_wait` (60 s).
-    #: This service's inbox is low-volume (sessions, agendas, registrations), so 1 is cheap.
-    consumer_batch_size: int = Field(default=1, ge=1, le=5000)
     #: Phone numbers are parsed as national numbers of these regions (ISO 3166 codes).
     phone_regions: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["CA", "GB", "CN"]
