@@ -20,7 +20,6 @@ import structlog
 from echo_contracts import Envelope, Event, InvalidEvent, decode, stream_name
 from echo_contracts.topology import ConsumerSpec
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
 from nats.js.errors import NotFoundError
@@ -89,7 +88,7 @@ class EventConsumer:
                             "", durable=self.spec.durable, stream=stream_name(region), config=config
                         )
                     msgs = await sub.fetch(batch_size, timeout=wait)
-                except NatsTimeoutError:
+                except TimeoutError:  # builtin: nats-py raises its own subclass or asyncio's
                     continue
                 except Exception as exc:  # server restarting, consumer missing: back off, retry
                     log.warning("consumer_fetch_retry", region=region, error=type(exc).__name__)
