@@ -29,6 +29,17 @@ from echo_reporting.service_layer.reports import (
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
+#: The reports answer JSON, or CSV with `?format=csv`.
+REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The report as JSON, or as CSV (header row first) with `?format=csv`",
+        "content": {"application/json": {}, "text/csv": {}},
+    },
+    401: {"description": "No or an invalid bearer token"},
+    403: {"description": "The token's roles or regions do not allow this report"},
+    422: {"description": "An invalid query parameter (named in `errors`)"},
+}
+
 #: Who reads a region's (or one of its programmes') report; network-admins read everything.
 REGION_READERS = (Role.HUB_ADMIN, Role.FACILITATOR, Role.EXPERT, Role.OBSERVER)
 
@@ -107,7 +118,7 @@ def check_region(runtime: ServiceRuntime, principal: Principal, region: str) -> 
         )
 
 
-@router.get("/network")
+@router.get("/network", responses=REPORT_RESPONSES)
 async def get_network_report(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
@@ -127,7 +138,7 @@ async def get_network_report(
     return JSONResponse(_paged(report, "regions", page))
 
 
-@router.get("/regions/{region}")
+@router.get("/regions/{region}", responses=REPORT_RESPONSES)
 async def get_region_report(
     region: Region,
     principal: CurrentPrincipal,
@@ -145,7 +156,7 @@ async def get_region_report(
     return JSONResponse(_paged(report, "programmes", page))
 
 
-@router.get("/programmes/{programme_id}")
+@router.get("/programmes/{programme_id}", responses=REPORT_RESPONSES)
 async def get_programme_report(
     programme_id: uuid.UUID,
     principal: CurrentPrincipal,
