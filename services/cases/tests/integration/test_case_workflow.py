@@ -316,3 +316,63 @@ async def test_two_facilitators_approving_at_once_approve_once(kit: Any) -> None
         return names.count("CaseApproved") if "CaseApproved" in names else None
 
     assert await eventually(approvals) == 1
+
+
+async def test_a_follow_up_presentation_keeps_the_first_recommendations(kit: Any) -> None:
+    from echo_contracts import SessionScheduled
+
+    programme = await kit.programme()
+    case = await kit.submit(programme)
+    url = f"/v1/cases/{case['id']}"
+    await kit.client.post(f"{url}/approve", headers=programme.facilitator())
+
+    async def placed_in(session_id: uuid.UUID) -> None:
+        await kit.publish(
+            AgendaUpdated(
+                session_id=session_id,
+                programme_id=programme.id,
+                case_slots=[CaseSlot(position=1, case_id=uuid.UUID(case["id"]))],
+            )
+        )
+
+        async def there() -> bool:
+            got = (await kit.client.get(url, headers=programme.facilitator())).json()
+            return bool(got["status"] == "scheduled" and got["session_id"] == str(session_id))
+
+        await eventually(there)
+
+    await placed_in(programme.session_id)
+    first = await kit.client.post(
+        f"{url}/recommendations",
+        json={"text": "Start buprenorphine 8 mg.", "follow_up_weeks": 6},
+        headers=programme.facilitator(),
+    )
+    assert first.json()["status"] == "follow_up_due"
+
+    # Six weeks later (here: a session that started ten minutes ago) the case comes back.
+    follow_up = uuid.uuid4()
+    starts = datetime.now(UTC) - timedelta(minutes=10)
+    await kit.publish(
+        SessionScheduled(
+            session_id=follow_up,
+            programme_id=programme.id,
+            starts_at=starts,
+            ends_at=starts + timedelta(minutes=90),
+            timezone="America/Toronto",
+        )
+    )
+    await placed_in(follow_up)
+    second = await kit.client.post(
+        f"{url}/recommendations",
+        json={"text": "Increase to 16 mg; add naloxone kit."},
+        headers=programme.facilitator(),
+    )
+    assert second.status_code == 200, second.text
+    body = second.json()
+    assert body["status"] == "recommendations_issued"
+    assert body["recommendations"] == "Increase to 16 mg; add naloxone kit."
+    history = [h["text"] for h in body["recommendation_history"]]
+    assert history == ["Start buprenorphine 8 mg.", "Increase to 16 mg; add naloxone kit."]
+    assert body["recommendation_history"][0]["follow_up_due_on"] is not None
+    read = (await kit.client.get(url, headers=programme.spoke())).json()
+    assert [h["text"] for h in read["recommendation_history"]] == history

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from echo_cases.adapters.tables import (
     case_audit,
+    case_recommendations,
     cases,
     programme_templates,
     programmes,
@@ -204,6 +205,34 @@ class SqlaCaseRepository:
                 at=datetime.now(UTC),
             )
         )
+
+    async def add_recommendations(self, case: Case, issued_by: uuid.UUID) -> None:
+        """Keep this set of recommendations beside the ones the case had before."""
+        assert case.recommendations is not None
+        await self.session.execute(
+            sa.insert(case_recommendations).values(
+                case_id=case.id,
+                text=case.recommendations,
+                issued_by=issued_by,
+                issued_at=datetime.now(UTC),
+                follow_up_due_on=case.follow_up_due_on,
+            )
+        )
+
+    async def recommendation_history(self, case_id: uuid.UUID) -> list[dict[str, Any]]:
+        rows = (
+            await self.session.execute(
+                sa.select(
+                    case_recommendations.c.text,
+                    case_recommendations.c.issued_by,
+                    case_recommendations.c.issued_at,
+                    case_recommendations.c.follow_up_due_on,
+                )
+                .where(case_recommendations.c.case_id == case_id)
+                .order_by(case_recommendations.c.id)
+            )
+        ).mappings()
+        return [{**dict(r), "issued_at": _utc(r["issued_at"])} for r in rows]
 
     async def audit_trail(
         self, case_id: uuid.UUID, limit: int, offset: int

@@ -72,6 +72,18 @@ cases = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
 )
 
+#: Every set of recommendations a case received, oldest first (a follow-up gets its own).
+case_recommendations = sa.Table(
+    "case_recommendations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.Uuid, nullable=False, index=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("issued_by", sa.Uuid, nullable=False),
+    sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("follow_up_due_on", sa.Date),
+)
+
 #: Who read or changed which case, when (ids and actions only, never case text).
 case_audit = sa.Table(
     "case_audit",

@@ -132,6 +132,13 @@ class FollowUpIn(BaseModel):
     weeks: int = Field(ge=1, le=MAX_FOLLOW_UP_WEEKS)
 
 
+class RecommendationsOut(BaseModel):
+    text: str
+    issued_by: uuid.UUID
+    issued_at: datetime
+    follow_up_due_on: date | None
+
+
 class CaseOut(BaseModel):
     id: uuid.UUID
     programme_id: uuid.UUID
@@ -147,6 +154,8 @@ class CaseOut(BaseModel):
     recommendations: str | None
     follow_up_due_on: date | None
     created_at: datetime
+    #: Every set of recommendations, oldest first (only on single-case answers).
+    recommendation_history: list[RecommendationsOut] | None = None
 
     @classmethod
     def of(cls, case: Case) -> CaseOut:
@@ -388,7 +397,15 @@ async def list_cases(
 async def get_case(case_id: uuid.UUID, principal: CurrentPrincipal, runtime: RuntimeDep) -> CaseOut:
     case = await _readable(runtime, principal, case_id)
     await record_read(runtime, [case.id], principal.subject)
-    return CaseOut.of(case)
+    return await _with_history(runtime, case)
+
+
+async def _with_history(runtime: ServiceRuntime, case: Case) -> CaseOut:
+    async with runtime.db.session() as session:
+        history = await SqlaCaseRepository(session).recommendation_history(case.id)
+    out = CaseOut.of(case)
+    out.recommendation_history = [RecommendationsOut.model_validate(h) for h in history]
+    return out
 
 
 @router.post("/cases/{case_id}/review", response_model=CaseOut)
@@ -486,10 +503,18 @@ async def issue_recommendations(
         events = c.present() if c.status is CaseStatus.SCHEDULED else []
         return events + c.issue_recommendations(text, issuer, follow_up_weeks=body.follow_up_weeks)
 
+    async def keep(repo: SqlaCaseRepository, c: Case) -> None:
+        await repo.add_recommendations(c, issuer)
+
     case = await change_case(
-        runtime, case_id, actor=principal.subject, action="recommendations_issued", change=change
+        runtime,
+        case_id,
+        actor=principal.subject,
+        action="recommendations_issued",
+        change=change,
+        also=keep,
     )
-    return CaseOut.of(case)
+    return await _with_history(runtime, case)
 
 
 @router.post("/cases/{case_id}/follow-up", response_model=CaseOut)

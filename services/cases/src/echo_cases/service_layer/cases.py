@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -122,8 +122,12 @@ async def change_case(
     actor: str,
     action: str,
     change: Callable[[Case], list[Event]],
+    also: Callable[[SqlaCaseRepository, Case], Awaitable[None]] | None = None,
 ) -> Case:
-    """Apply one workflow move to a case, audit it and emit its events, in one transaction."""
+    """Apply one workflow move to a case, audit it and emit its events, in one transaction.
+
+    `also` writes what else belongs to the move (the recommendations' history) in the same one.
+    """
     async with _writing(runtime, case_id) as session:
         repo = SqlaCaseRepository(session)
         case = await repo.get(case_id)
@@ -132,6 +136,8 @@ async def change_case(
         before: CaseStatus = case.status
         events = change(case)
         await repo.save(case)
+        if also is not None:
+            await also(repo, case)
         await repo.audit(case.id, actor, action, before, case.status)
         await runtime.emit(session, case.region, *events)
     log.info("case_changed", case_id=str(case_id), action=action, status=case.status.value)
