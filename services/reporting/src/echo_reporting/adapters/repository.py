@@ -53,6 +53,16 @@ class SqlaReadModelRepository:
             await self.session.execute(sa.insert(READ_MODELS[kind]), batch)
         return len(batch)
 
+    async def lock(self) -> None:
+        """Hold every read model against other writers until the transaction ends.
+
+        PostgreSQL: an EXCLUSIVE table lock (readers go on reading the committed rows). SQLite has
+        one writer: the first write of the transaction (`clear`) takes the lock.
+        """
+        if self.session.get_bind().dialect.name == "postgresql":
+            names = ", ".join(READ_MODELS[kind].name for kind in KINDS)
+            await self.session.execute(sa.text(f"LOCK TABLE {names} IN EXCLUSIVE MODE"))
+
     async def clear(self) -> None:
         """Drop every read-model row (the rebuild starts from nothing)."""
         for kind in KINDS:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,24 +74,30 @@ async def replay_region(
     *,
     every: int = 10_000,
     idle_timeout: float = 5.0,
-) -> None:
-    """Fold every event of one region's stream (ordered consumer, from the first message)."""
+    start_seq: int = 1,
+) -> int:
+    """Fold the events of one region's stream from `start_seq` (ordered consumer).
+
+    Returns the last stream sequence it read (`start_seq - 1` when there was nothing).
+    """
     js = nc.jetstream()
     stream = stream_name(region)
     spec = consumer_for("reporting", "projections")
     try:
-        stored = (await js.stream_info(stream)).state.messages
+        state = (await js.stream_info(stream)).state
     except NotFoundError:
         progress(f"{region}: no stream {stream}, skipped")
-        return
-    if not stored:
-        progress(f"{region}: 0/0 events, done")
-        return
-    counts = {"done": 0, "total": 0}
+        return start_seq - 1
+    if not state.messages or state.last_seq < start_seq:
+        if start_seq == 1:
+            progress(f"{region}: 0/0 events, done")
+        return start_seq - 1
+    counts = {"done": 0, "total": 0, "last": start_seq - 1}
     finished = asyncio.Event()
 
     async def on_message(msg: Msg) -> None:
         counts["done"] += 1
+        counts["last"] = msg.metadata.sequence.stream
         remaining = msg.metadata.num_pending
         counts["total"] = counts["done"] + remaining
         try:
@@ -109,8 +115,11 @@ async def replay_region(
         stream=stream,
         cb=on_message,
         ordered_consumer=True,
-        deliver_policy=DeliverPolicy.ALL,
-        config=ConsumerConfig(filter_subjects=spec.filter_subjects(region)),
+        config=ConsumerConfig(
+            filter_subjects=spec.filter_subjects(region),
+            deliver_policy=DeliverPolicy.ALL if start_seq == 1 else DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=None if start_seq == 1 else start_seq,
+        ),
         pending_msgs_limit=200_000,
     )
     try:
@@ -121,19 +130,34 @@ async def replay_region(
             except TimeoutError:
                 if counts["done"] == before:
                     break  # nothing (more) matches the filter
-        progress(f"{region}: {counts['done']}/{counts['total']} events, done")
+        if start_seq == 1:
+            progress(f"{region}: {counts['done']}/{counts['total']} events, done")
+        elif counts["done"]:
+            progress(f"{region}: {counts['done']} more events arrived during the replay, applied")
     finally:
         await sub.unsubscribe()
+    return counts["last"]
 
 
 async def write_read_models(
-    database: Database, model: ReadModel, batch_size: int
+    database: Database,
+    model: ReadModel,
+    batch_size: int,
+    catch_up: Callable[[], Awaitable[None]] | None = None,
 ) -> dict[str, int]:
-    """Replace every read-model row with `model`'s, in one transaction, `batch_size` rows a time."""
+    """Replace every read-model row with `model`'s, in one transaction, `batch_size` rows a time.
+
+    The live consumer's writes wait while this transaction holds the read models, and `catch_up`
+    folds what it wrote since the replay; whatever it writes afterwards lands on the new rows
+    (merges are idempotent), so nothing that happened during a rebuild is lost.
+    """
     counts: dict[str, int] = {}
     async with database.transaction() as session:
         repo = SqlaReadModelRepository(session)
+        await repo.lock()
         await repo.clear()
+        if catch_up is not None:
+            await catch_up()
         for kind in KINDS:
             rows = list(model.rows[kind].values())
             for start in range(0, len(rows), batch_size):
@@ -160,12 +184,21 @@ async def rebuild(
         )
         model = ReadModel()
         try:
-            for region in settings.regions:
-                await replay_region(nc, region, model, progress, result)
+            last = {
+                region: await replay_region(nc, region, model, progress, result)
+                for region in settings.regions
+            }
+
+            async def catch_up() -> None:
+                for region, seq in last.items():
+                    await replay_region(
+                        nc, region, model, progress, result, start_seq=seq + 1, idle_timeout=1.0
+                    )
+
+            batch = getattr(settings, "rebuild_batch_size", 2000)
+            result.rows = await write_read_models(database, model, batch, catch_up)
         finally:
             await nc.close()
-        batch = getattr(settings, "rebuild_batch_size", 2000)
-        result.rows = await write_read_models(database, model, batch)
         progress("read models written: " + ", ".join(f"{k}={n}" for k, n in result.rows.items()))
     finally:
         await database.dispose()
