@@ -17,10 +17,6 @@ class NotificationsSettings(ServiceSettings):
     service: str = "notifications"
     port: int = 8104
     database_url: str = "sqlite+aiosqlite:///./notifications.db"
-    #: One event per fetch: with batches, a second nats-py fetch right after a partial batch
-    #: sometimes never returned (the batch stayed unacknowledged until `ack_wait`). Notification
-    #: volumes are small; raise it once the runtime's consumer no longer hangs.
-    consumer_batch_size: int = Field(default=1, ge=1, le=5000)
 
     # email over SMTP
     smtp_host: str = "127.0.0.1"
