@@ -21,18 +21,19 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BeforeValidator
 
-from echo_reporting.adapters.repository import SqlaReadModelRepository
 from echo_reporting.entrypoints.charts import grouped_bars, horizontal_bars
 from echo_reporting.entrypoints.http import (
     REGION_READERS,
-    build_network,
-    build_region,
     can_read_network,
     check_region,
     readable_programme,
     report_query,
 )
-from echo_reporting.service_layer.reports import programme_report
+from echo_reporting.service_layer.reports import (
+    load_network_report,
+    load_programme_report,
+    load_region_report,
+)
 
 router = APIRouter(tags=["dashboard"])
 
@@ -99,22 +100,20 @@ async def dashboard(
     regions = await _readable_regions(runtime, principal)
     if programme is not None:
         region = await readable_programme(runtime, principal, programme)
-        async with runtime.db.session() as session:
-            model = await SqlaReadModelRepository(session).load(region)
-        report = programme_report(model, programme, region, q)
+        report = await load_programme_report(runtime.db, programme, region, q)
     elif region is not None:
         check_region(runtime, principal, region)
-        report = await build_region(runtime, region, q)
+        report = await load_region_report(runtime.db, region, q)
     elif can_read_network(principal):
-        report = await build_network(runtime, q)
+        report = await load_network_report(runtime.db, runtime.settings.regions, q)
     elif regions:
         region = regions[0]
-        report = await build_region(runtime, region, q)
+        report = await load_region_report(runtime.db, region, q)
     else:
         raise Problem(403, "Forbidden", "the dashboard needs a hub role or the observer role")
     programmes: list[dict[str, Any]] = []
     if region is not None:
-        programmes = (await build_region(runtime, region, q))["programmes"]
+        programmes = (await load_region_report(runtime.db, region, q))["programmes"]
     page = render(
         report,
         regions=regions if not can_read_network(principal) else list(runtime.settings.regions),

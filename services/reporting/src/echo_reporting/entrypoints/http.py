@@ -16,15 +16,15 @@ from echo_runtime.service import RuntimeDep, ServiceRuntime
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
-from echo_reporting.adapters.repository import SqlaReadModelRepository
 from echo_reporting.domain.metrics import DateRange
 from echo_reporting.service_layer.reports import (
     ReportQuery,
     csv_columns,
     csv_rows,
-    network_report,
-    programme_report,
-    region_report,
+    load_network_report,
+    load_programme_report,
+    load_region_report,
+    region_of_programme,
 )
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -83,26 +83,11 @@ def _csv(report: dict[str, Any], *, regional: bool, name: str) -> Response:
     )
 
 
-async def build_network(runtime: ServiceRuntime, q: ReportQuery) -> dict[str, Any]:
-    async with runtime.db.session() as session:
-        repo = SqlaReadModelRepository(session)
-        model = await repo.load()
-        regions = sorted(set(runtime.settings.regions) | set(await repo.regions()))
-    return network_report(model, regions, q)
-
-
-async def build_region(runtime: ServiceRuntime, region: str, q: ReportQuery) -> dict[str, Any]:
-    async with runtime.db.session() as session:
-        model = await SqlaReadModelRepository(session).load(region)
-    return region_report(model, region, q)
-
-
 async def readable_programme(
     runtime: ServiceRuntime, principal: Principal, programme_id: uuid.UUID
 ) -> str:
     """The programme's region, or a 404 when it is unknown or the caller may not see it."""
-    async with runtime.db.session() as session:
-        region = await SqlaReadModelRepository(session).region_of_programme(programme_id)
+    region = await region_of_programme(runtime.db, programme_id)
     if region is None or not principal.allows(REGION_READERS, region, programme_id):
         raise Problem(404, "Not Found", f"no programme {programme_id} whose report you can read")
     return region
@@ -132,7 +117,9 @@ async def get_network_report(
         raise Problem(
             403, "Forbidden", "the network report needs the network-admin or observer role"
         )
-    report = await build_network(runtime, report_query(from_, to))
+    report = await load_network_report(
+        runtime.db, runtime.settings.regions, report_query(from_, to)
+    )
     if format == "csv":
         return _csv(report, regional=False, name="echo-network-report")
     return JSONResponse(_paged(report, "regions", page))
@@ -150,7 +137,7 @@ async def get_region_report(
 ) -> Response:
     """One region's metrics, per programme and by month."""
     check_region(runtime, principal, region)
-    report = await build_region(runtime, region, report_query(from_, to))
+    report = await load_region_report(runtime.db, region, report_query(from_, to))
     if format == "csv":
         return _csv(report, regional=True, name=f"echo-{region}-report")
     return JSONResponse(_paged(report, "programmes", page))
@@ -167,10 +154,7 @@ async def get_programme_report(
 ) -> Response:
     """One programme's metrics, overall and by month."""
     region = await readable_programme(runtime, principal, programme_id)
-    q = report_query(from_, to)
-    async with runtime.db.session() as session:
-        model = await SqlaReadModelRepository(session).load(region)
-    report = programme_report(model, programme_id, region, q)
+    report = await load_programme_report(runtime.db, programme_id, region, report_query(from_, to))
     if format == "csv":
         return _csv(report, regional=True, name=f"echo-programme-{programme_id}-report")
     return JSONResponse(report)

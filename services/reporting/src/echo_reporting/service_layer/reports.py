@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from echo_runtime.database import Database
+
+from echo_reporting.adapters.repository import SqlaReadModelRepository
 from echo_reporting.domain.metrics import (
     NETWORK_METRICS,
     PROFESSIONS,
@@ -139,3 +142,34 @@ def csv_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     ]
     out += [flat("month", m, month=m["month"]) for m in report["months"]]
     return out
+
+
+async def load_network_report(db: Database, served: list[str], q: ReportQuery) -> dict[str, Any]:
+    """The network report over every stored row; every served region is listed."""
+    async with db.session() as session:
+        repo = SqlaReadModelRepository(session)
+        model = await repo.load()
+        regions = sorted(set(served) | set(await repo.regions()))
+    return network_report(model, regions, q)
+
+
+async def load_region_report(db: Database, region: str, q: ReportQuery) -> dict[str, Any]:
+    """One region's report from its stored rows."""
+    async with db.session() as session:
+        model = await SqlaReadModelRepository(session).load(region)
+    return region_report(model, region, q)
+
+
+async def load_programme_report(
+    db: Database, programme_id: uuid.UUID, region: str, q: ReportQuery
+) -> dict[str, Any]:
+    """One programme's report from its region's stored rows."""
+    async with db.session() as session:
+        model = await SqlaReadModelRepository(session).load(region)
+    return programme_report(model, programme_id, region, q)
+
+
+async def region_of_programme(db: Database, programme_id: uuid.UUID) -> str | None:
+    """The region a programme's events came from; None when no event named it."""
+    async with db.session() as session:
+        return await SqlaReadModelRepository(session).region_of_programme(programme_id)
