@@ -22,6 +22,7 @@ from echo_contracts.topology import (
     NETWORK_STREAM,
     SUPERHUB_STREAM,
     consumer_for,
+    network_durable,
     network_subjects,
     stream_name,
 )
@@ -120,9 +121,16 @@ async def admins(topology: LoopbackTopology) -> AsyncIterator[Admins]:
     found = Admins(hub, leaves)
     hub_admin = topology.hub_url("admin", topology.password("hub", "admin"))
     report = await apply_superhub(hub_admin, list(REGIONS), 3)
-    assert report.created == [f"stream {s}" for s in (SUPERHUB_STREAM, NETWORK_STREAM, DLQ_STREAM)]
+    readers = [
+        f"consumer {NETWORK_STREAM}/{network_durable(consumer_for('reporting', 'projections'), r)}"
+        for r in REGIONS
+    ]
+    assert report.created == [
+        *(f"stream {s}" for s in (SUPERHUB_STREAM, NETWORK_STREAM, DLQ_STREAM)),
+        *readers,
+    ]
     again = await apply_superhub(hub_admin, list(REGIONS), 3)  # idempotent
-    assert (again.created, again.updated, len(again.unchanged)) == ([], [], 3)
+    assert (again.created, again.updated, len(again.unchanged)) == ([], [], 3 + len(readers))
     for region in REGIONS:
         url = topology.leaf_url(region, "admin", topology.password(region, "admin"))
         report = await apply_region(url, region, 1)
@@ -209,6 +217,15 @@ async def test_network_events_reach_the_superhub_and_regional_events_stay_home(
         sub = await reporting.jetstream().pull_subscribe(">", stream=NETWORK_STREAM)
         msgs = await sub.fetch(10, timeout=3)
         assert sorted(m.subject for m in msgs) == sorted(network.format(r) for r in REGIONS)
+        # and the per-region durables provisioned for it give each region's events, once
+        js = reporting.jetstream()
+        for region in REGIONS:
+            durable = network_durable(consumer_for("reporting", "projections"), region)
+            bound = await js.pull_subscribe("", durable=durable, stream=NETWORK_STREAM)
+            got = await bound.fetch(10, timeout=3)
+            assert [m.subject for m in got] == [network.format(region)]
+            for m in got:
+                await m.ack()
     finally:
         await reporting.close()
     # Nothing of ontario in shanghai, and the other way round.

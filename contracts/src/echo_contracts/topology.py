@@ -244,6 +244,21 @@ CONSUMERS: tuple[ConsumerSpec, ...] = (
 )
 
 
+#: Services the superhub runs on `ECHO_NETWORK` (the network view), one durable per region there.
+NETWORK_READERS: tuple[str, ...] = ("reporting",)
+
+
+def network_durable(spec: ConsumerSpec, region: str) -> str:
+    """A superhub reader's durable on `ECHO_NETWORK` per region: `reporting-projections-ontario`."""
+    return f"{spec.durable}-{region}"
+
+
+def network_filter_subjects(spec: ConsumerSpec, region: str) -> list[str]:
+    """What a superhub reader gets of `region` in `ECHO_NETWORK`: its `network` subjects only."""
+    allowed = set(network_subjects(region))
+    return [s for s in spec.filter_subjects(region) if s in allowed]
+
+
 def consumer_for(service: str, purpose: str = "inbox") -> ConsumerSpec:
     """The consumer spec of a service, by name."""
     for spec in CONSUMERS:

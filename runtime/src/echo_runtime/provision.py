@@ -7,9 +7,13 @@ from dataclasses import dataclass, field
 from echo_contracts import stream_name
 from echo_contracts.topology import (
     CONSUMERS,
+    NETWORK_READERS,
+    NETWORK_STREAM,
     ConsumerSpec,
     StreamSpec,
     dlq_stream,
+    network_durable,
+    network_filter_subjects,
     network_stream,
     region_stream,
     superhub_stream,
@@ -67,17 +71,23 @@ def stream_config(spec: StreamSpec) -> StreamConfig:
     )
 
 
-def consumer_config(spec: ConsumerSpec, region: str) -> ConsumerConfig:
-    """The durable pull consumer of a service in one region's stream."""
+def consumer_config(
+    spec: ConsumerSpec, region: str, *, network_view: bool = False
+) -> ConsumerConfig:
+    """The durable pull consumer of a service in one region's stream, or (`network_view`) the
+    superhub reader's durable for that region on `ECHO_NETWORK`."""
+    durable = network_durable(spec, region) if network_view else spec.durable
     return ConsumerConfig(
-        durable_name=spec.durable,
-        name=spec.durable,
+        durable_name=durable,
+        name=durable,
         deliver_policy=DeliverPolicy.ALL,
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=spec.ack_wait_seconds,
         max_deliver=spec.max_deliver,
         max_ack_pending=spec.max_ack_pending,
-        filter_subjects=spec.filter_subjects(region),
+        filter_subjects=(
+            network_filter_subjects(spec, region) if network_view else spec.filter_subjects(region)
+        ),
     )
 
 
@@ -121,14 +131,21 @@ async def apply_stream(js: JetStreamContext, spec: StreamSpec, report: ApplyRepo
 
 
 async def apply_consumer(
-    js: JetStreamContext, spec: ConsumerSpec, region: str, report: ApplyReport
+    js: JetStreamContext,
+    spec: ConsumerSpec,
+    region: str,
+    report: ApplyReport,
+    *,
+    network_view: bool = False,
 ) -> None:
-    name = f"consumer {stream_name(region)}/{spec.durable}"
-    config = consumer_config(spec, region)
+    stream = NETWORK_STREAM if network_view else stream_name(region)
+    config = consumer_config(spec, region, network_view=network_view)
+    durable = config.durable_name or spec.durable
+    name = f"consumer {stream}/{durable}"
     try:
-        info = await js.consumer_info(stream_name(region), spec.durable)
+        info = await js.consumer_info(stream, durable)
     except NotFoundError:
-        await js.add_consumer(stream_name(region), config=config)
+        await js.add_consumer(stream, config=config)
         report.created.append(name)
         return
     current = info.config
@@ -140,7 +157,7 @@ async def apply_consumer(
     ):
         report.unchanged.append(name)
         return
-    await js.add_consumer(stream_name(region), config=config)
+    await js.add_consumer(stream, config=config)
     report.updated.append(name)
 
 
@@ -186,6 +203,14 @@ async def apply_topology(
         )
         await apply_stream(js, spec, report)
     await apply_stream(js, dlq_stream(replicas=replicas), report)
+    if network and not regional:  # the superhub: its readers' durables on ECHO_NETWORK
+        for consumer in CONSUMERS:
+            if consumer.service not in NETWORK_READERS:
+                continue
+            if services is not None and consumer.service not in services:
+                continue
+            for region in regions:
+                await apply_consumer(js, consumer, region, report, network_view=True)
     if regional:
         for consumer in CONSUMERS:
             if services is not None and consumer.service not in services:
