@@ -409,6 +409,14 @@ def run_multi_region(*, regions: list[str], data_dir: Path, fresh: bool, base_po
                         for where, service in platform.ports
                     },
                     "token": token,
+                    "pids": [
+                        *(
+                            s.process.pid
+                            for s in (*platform.hubs, *platform.leaves.values())
+                            if s.process is not None
+                        ),
+                        *(p.pid for p in platform.processes.values()),
+                    ],
                 }
             )
         )
