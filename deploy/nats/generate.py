@@ -21,8 +21,12 @@ from pathlib import Path
 from echo_contracts.subjects import PREFIX
 from echo_contracts.topology import (
     CONSUMERS,
+    HUB_ACCOUNT,
+    HUB_DOMAIN,
     NETWORK_STREAM,
     SUPERHUB_STREAM,
+    account_name,
+    deliver_prefix,
     network_subjects,
     stream_name,
     superhub_subjects,
@@ -33,24 +37,12 @@ REGIONS = ("ontario", "northern-ireland", "shanghai")
 SERVICES = ("scheduling", "cases", "attendance", "notifications", "reporting")
 #: Services that publish events (reporting only reads).
 PUBLISHERS = ("scheduling", "cases", "attendance", "notifications")
-HUB_DOMAIN = "hub"
-HUB_ACCOUNT = "HUB"
 HERE = Path(__file__).resolve().parent
-
-
-def account_name(region: str) -> str:
-    """`northern-ireland` -> `NORTHERN_IRELAND`: the region's account (its leaf and the hub)."""
-    return region.upper().replace("-", "_")
 
 
 def env_name(*parts: str) -> str:
     """An environment variable name: `env_name("ontario", "cases")` -> `ONTARIO_CASES`."""
     return "_".join(p.upper().replace("-", "_") for p in parts)
-
-
-def deliver_prefix(consumer_side: str, stream: str) -> str:
-    """Where a cross-account source consumer delivers: a prefix the exporter can pin."""
-    return f"deliver.{consumer_side}.{stream}"
 
 
 def _q(value: str) -> str:
