@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-from echo_runtime.natsserver import free_port
 from echo_runtime.testing import token
 
 pytestmark = pytest.mark.e2e
@@ -37,9 +36,6 @@ def _alive(pid: int) -> bool:
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     data = tmp_path_factory.mktemp("echo-dev")
-    base = free_port()
-    while any(_port_taken(base + i) for i in range(5)):
-        base = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -49,7 +45,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
             "--data-dir",
             str(data),
             "--base-port",
-            str(base),
+            "0",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -71,13 +67,6 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
         proc.wait(60)
-
-
-def _port_taken(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _wait(check: Any, timeout: float = 60.0) -> Any:

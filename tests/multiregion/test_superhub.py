@@ -30,7 +30,6 @@ from echo_contracts.topology import (
 )
 from echo_hub.multiregion import MultiRegionPlatform, Server
 from echo_runtime.auth import mint_dev_token
-from echo_runtime.natsserver import free_port
 from echo_runtime.settings import DEV_SECRET
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -114,7 +113,7 @@ class Streams:
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MultiRegionPlatform]:
     data: Path = tmp_path_factory.mktemp("multiregion")
     (data / "logs").mkdir()
-    running = MultiRegionPlatform(regions=list(REGIONS), data_dir=data, base_port=free_port())
+    running = MultiRegionPlatform(regions=list(REGIONS), data_dir=data, base_port=0)
     try:
         running.start_nats()
         asyncio.run(running.provision())
@@ -296,12 +295,49 @@ def test_network_events_reach_the_superhub_and_regional_ones_stay_home(
                 assert mark.encode() not in blob
 
 
-@pytest.mark.skip(
-    reason="reporting cannot read ECHO_NETWORK yet: its consumer binds ECHO_<REGION> only "
-    "(runtime EventConsumer/reporting rebuild use stream_name(region)); see the report"
-)
-def test_network_metrics_of_both_regions_reach_the_superhub_report() -> None:
-    """Superhub reporting (GET /v1/reports/network) from ECHO_NETWORK: needs the service change."""
+def test_network_metrics_of_both_regions_reach_the_superhub_report(
+    platform: MultiRegionPlatform, streams: Streams, http: httpx.Client
+) -> None:
+    """The superhub's reporting folds ECHO_NETWORK: its per-region numbers match each region."""
+    for region in REGIONS:  # one more programme each, so the check cannot pass on stale zeros
+        created = http.post(
+            platform.url(region, "scheduling") + "/v1/programmes",
+            headers=headers("hub-admin", region),
+            json={
+                "region": region,
+                "title": f"Network report programme {region}",
+                "timezone": "UTC",
+                "starts_on": "2027-05-03",
+                "local_start": "12:00",
+                "session_count": 4,
+            },
+        )
+        assert created.status_code == 201, created.text
+
+    def report_matches() -> dict[str, Any] | None:
+        counts = streams.all_counts()
+        body: dict[str, Any] = http.get(
+            platform.url("superhub", "reporting") + "/v1/reports/network",
+            headers=headers("network-admin"),
+        ).json()
+        by_region = {r["region"]: r for r in body["regions"]["items"]}
+        for region in REGIONS:
+            mine = counts[stream_name(region)]
+            expected_programmes = mine.get(f"echo.{region}.scheduling.programme_created", 0)
+            expected_sessions = mine.get(f"echo.{region}.scheduling.session_scheduled", 0)
+            got = by_region.get(region, {})
+            if (got.get("programmes"), got.get("sessions_total")) != (
+                expected_programmes,
+                expected_sessions,
+            ) or not expected_programmes:
+                return None
+        return body
+
+    body = wait_for(report_matches, "the superhub report to match each region's stream")
+    regions = body["regions"]["items"]
+    assert body["totals"]["programmes"] == sum(r["programmes"] for r in regions)
+    # the network view holds no regional detail
+    assert "cases_rejected" not in body["totals"]
 
 
 def test_a_region_cut_off_catches_up_with_nothing_lost_or_doubled(

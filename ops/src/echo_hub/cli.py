@@ -38,7 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--no-seed", action="store_true", help="start without demo data")
     dev.add_argument("--fresh", action="store_true", help="delete the data directory first")
     dev.add_argument(
-        "--base-port", type=int, default=8101, help="first HTTP port (one per service)"
+        "--base-port",
+        type=int,
+        default=8101,
+        help="first HTTP port (one per service); 0 for any free ports",
     )
     dev.add_argument(
         "--topology",

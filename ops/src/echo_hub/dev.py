@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,7 @@ class Platform:
         assert self.nats is not None
         for offset, service in enumerate(SERVICES):
             port = self.base_port + offset
-            if _busy(port):
+            if self.base_port == 0 or _busy(port):
                 port = free_port()
             self.ports[service] = port
             prefix = service.upper() + "_"
@@ -96,6 +97,9 @@ class Platform:
                     f"{prefix}PUBLIC_URL": f"http://127.0.0.1:{port}",
                 }
             )
+            if service == "notifications" and "NOTIFICATIONS_SMTP_HOST" not in os.environ:
+                # No SMTP server on a laptop: demo emails are written as .eml files instead.
+                env["NOTIFICATIONS_MAIL_DROP_DIR"] = str((self.data_dir / "mail").resolve())
             log = open(self.data_dir / "logs" / f"{service}.log", "ab")  # noqa: SIM115
             self.processes[service] = subprocess.Popen(  # noqa: S603
                 [sys.executable, "-m", f"echo_{service}", "serve", "--port", str(port)],
@@ -167,8 +171,43 @@ def seed_demo_data(platform: Platform, token: str) -> list[str]:
             body = {"region": region, "starts_on": starts, "session_count": 12, **demo}
             response = client.post("/v1/programmes", json=body)
             response.raise_for_status()
-            created.append(f"{region}: {demo['title']} ({response.json()['id']})")
+            programme_id = response.json()["id"]
+            enrolled = _enrol_demo_participants(platform, headers, region, programme_id)
+            created.append(f"{region}: {demo['title']} ({programme_id}), {enrolled} participants")
     return created
+
+
+DEMO_PEOPLE = [
+    ("Avery Demo", "physician"),
+    ("Blake Demo", "nurse_practitioner"),
+    ("Casey Demo", "pharmacist"),
+]
+
+
+def _enrol_demo_participants(
+    platform: Platform, headers: dict[str, str], region: str, programme_id: str
+) -> int:
+    """A few fictional spoke clinicians registered to the demo programme (example.org emails)."""
+    with httpx.Client(base_url=platform.url("attendance"), headers=headers, timeout=30) as client:
+        for n, (name, profession) in enumerate(DEMO_PEOPLE):
+            person = client.post(
+                "/v1/participants",
+                json={
+                    "region": region,
+                    "name": name,
+                    "email": f"demo{n}.{region}@example.org",
+                    "profession": profession,
+                    "clinic": f"Demo Clinic {n % 2 + 1}",
+                    "clinic_id": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{region}-clinic-{n % 2}")),
+                    "language": DEMO_PROGRAMMES.get(region, {}).get("language", "en"),
+                },
+            )
+            person.raise_for_status()
+            client.post(
+                f"/v1/programmes/{programme_id}/registrations",
+                json={"participant_id": person.json()["id"]},
+            ).raise_for_status()
+    return len(DEMO_PEOPLE)
 
 
 def run_dev(*, regions: list[str], data_dir: Path, seed: bool, fresh: bool, base_port: int) -> int:
@@ -200,7 +239,7 @@ def run_dev(*, regions: list[str], data_dir: Path, seed: bool, fresh: bool, base
                 f"  {service:<13} {platform.url(service)}   (API docs {platform.url(service)}/docs)"
             )
         print(f"  dashboard     {platform.url('reporting')}/dashboard")
-        print(f"  data and logs {data_dir.resolve()}")
+        print(f"  data and logs {data_dir.resolve()}   (emails as .eml files in mail/)")
         for line in seeded:
             print(f"  seeded        {line}")
         print("\nA network-admin development token (12 h):\n")

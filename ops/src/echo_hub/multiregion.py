@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 import nats
-from echo_contracts.topology import HUB_DOMAIN, domain_api
+from echo_contracts.topology import HUB_DOMAIN, NETWORK_READERS, domain_api
 from echo_runtime.auth import mint_dev_token
 from echo_runtime.natsserver import free_port, nats_server_binary
 from echo_runtime.provision import apply_topology
@@ -37,7 +37,7 @@ from echo_runtime.settings import DEV_SECRET
 
 SERVICES = ["scheduling", "cases", "attendance", "notifications", "reporting"]
 #: What the superhub runs (its config has users for these only).
-HUB_SERVICES = ["scheduling"]
+HUB_SERVICES = ["scheduling", "reporting"]
 #: The checked-in configs, next to this package in the repository.
 NATS_DIR = Path(__file__).resolve().parents[3] / "deploy" / "nats"
 HUB_SERVERS = ("hub-1", "hub-2", "hub-3")
@@ -261,7 +261,7 @@ class MultiRegionPlatform:
 
     def _start(self, where: str, service: str, nats_url: str, user: str, password: str) -> None:
         wanted = self.base_port + len(self.ports)
-        port = wanted if not _busy(wanted) else free_port()
+        port = wanted if self.base_port and not _busy(wanted) else free_port()
         self.ports[(where, service)] = port
         prefix = service.upper() + "_"
         home = self.data_dir / where
@@ -278,6 +278,10 @@ class MultiRegionPlatform:
                 ),
                 f"{prefix}DATA_DIR": str((home / service).resolve()),
                 f"{prefix}PUBLIC_URL": f"http://127.0.0.1:{port}",
+                # Superhub readers fold each region's network events from ECHO_NETWORK.
+                f"{prefix}NETWORK_VIEW": str(
+                    where == "superhub" and service in NETWORK_READERS
+                ).lower(),
             }
         )
         log = open(self.data_dir / "logs" / f"{where}-{service}.log", "ab")  # noqa: SIM115

@@ -12,13 +12,19 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 import structlog
 from echo_contracts import Envelope, Event, InvalidEvent, decode, stream_name
-from echo_contracts.topology import ConsumerSpec
+from echo_contracts.topology import (
+    NETWORK_STREAM,
+    ConsumerSpec,
+    network_durable,
+    network_filter_subjects,
+)
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
@@ -35,6 +41,26 @@ log = get_logger(__name__)
 _tracer = trace.get_tracer("echo.consumer")
 
 Handler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Binding:
+    """Where a consumer reads one region's events: stream, durable and filter subjects."""
+
+    stream: str
+    durable: str
+    filter_subjects: list[str]
+
+
+def binding(spec: ConsumerSpec, region: str, *, network_view: bool = False) -> Binding:
+    """A region's own stream, or (at the superhub) the region's share of ECHO_NETWORK."""
+    if network_view:
+        return Binding(
+            NETWORK_STREAM,
+            network_durable(spec, region),
+            network_filter_subjects(spec, region),
+        )
+    return Binding(stream_name(region), spec.durable, spec.filter_subjects(region))
 
 
 class PermanentEventError(Exception):
@@ -64,15 +90,17 @@ class EventConsumer:
         *,
         batch_size: int = 200,
         wait: float = 1.0,
+        network_view: bool = False,
     ) -> None:
         """Pull batches from the region's durable until `stop()`; never give up on errors.
 
         Our own loop rather than a FastStream subscriber: FastStream 0.7.8's batch pull loop
         sometimes dropped a fetched batch unhandled (back only after the ack wait).
         """
+        where = binding(self.spec, region, network_view=network_view)
         config = ConsumerConfig(
-            durable_name=self.spec.durable,
-            filter_subjects=self.spec.filter_subjects(region),
+            durable_name=where.durable,
+            filter_subjects=where.filter_subjects,
             max_deliver=self.spec.max_deliver,
             ack_wait=self.spec.ack_wait_seconds,
             max_ack_pending=self.spec.max_ack_pending,
@@ -85,7 +113,7 @@ class EventConsumer:
                     if sub is None:
                         # Binds to the provisioned durable (creates it only where none exists).
                         sub = await js.pull_subscribe(
-                            "", durable=self.spec.durable, stream=stream_name(region), config=config
+                            "", durable=where.durable, stream=where.stream, config=config
                         )
                     msgs = await sub.fetch(batch_size, timeout=wait)
                 except TimeoutError:  # builtin: nats-py raises its own subclass or asyncio's

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 import swagger_ui_bundle
-from echo_contracts import Envelope, Event, consumer_for, new_envelope, stream_name
+from echo_contracts import Envelope, Event, consumer_for, new_envelope
 from echo_contracts.export import asyncapi_document
 from echo_contracts.topology import DLQ_STREAM, ConsumerSpec
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from echo_runtime.auth import TokenVerifier
-from echo_runtime.consumer import EventConsumer, Handler
+from echo_runtime.consumer import EventConsumer, Handler, binding
 from echo_runtime.database import Database, migrate
 from echo_runtime.logging import configure_logging, get_logger
 from echo_runtime.metrics import CONSUMER_LAG, DLQ_SIZE, HTTP_REQUESTS
@@ -170,7 +170,10 @@ class ServiceRuntime:
                 self._consumer_tasks.append(
                     asyncio.create_task(
                         self.consumer.run(
-                            self.js, region, batch_size=self.settings.consumer_batch_size
+                            self.js,
+                            region,
+                            batch_size=self.settings.consumer_batch_size,
+                            network_view=self.settings.network_view,
                         ),
                         name=f"consumer-{region}",
                     )
@@ -197,8 +200,9 @@ class ServiceRuntime:
             try:
                 if spec is not None:
                     for region in self.settings.regions:
-                        info = await self.js.consumer_info(stream_name(region), spec.durable)
-                        CONSUMER_LAG.labels(spec.durable, stream_name(region)).set(
+                        where = binding(spec, region, network_view=self.settings.network_view)
+                        info = await self.js.consumer_info(where.stream, where.durable)
+                        CONSUMER_LAG.labels(where.durable, where.stream).set(
                             info.num_pending + info.num_ack_pending
                         )
                 DLQ_SIZE.set((await self.js.stream_info(DLQ_STREAM)).state.messages)

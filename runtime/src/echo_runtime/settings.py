@@ -38,6 +38,9 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
     log_level: str = "INFO"
     auto_migrate: bool = True
+    #: At the superhub: read each region's `network` events from ECHO_NETWORK instead of the
+    #: region streams (only services listed in contracts' NETWORK_READERS have such durables).
+    network_view: bool = False
     #: Start the broker, consumers and relay with the app; tests of pure HTTP may turn it off.
     messaging: bool = True
     # auth

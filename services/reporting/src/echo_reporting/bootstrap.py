@@ -6,7 +6,6 @@ from echo_contracts import ALL_EVENTS, consumer_for
 from echo_runtime.service import ServiceRuntime
 from echo_runtime.settings import ServiceSettings
 
-from echo_reporting.adapters.pull_timeouts import catch_every_fetch_timeout
 from echo_reporting.adapters.tables import metadata
 from echo_reporting.domain.metrics import InvalidDateRange
 from echo_reporting.entrypoints.dashboard import router as dashboard_router
@@ -18,7 +17,6 @@ from echo_reporting.settings import ReportingSettings
 
 def bootstrap(settings: ServiceSettings | None = None) -> ServiceRuntime:
     """Build the reporting runtime from settings (read from the environment when omitted)."""
-    catch_every_fetch_timeout()
     return ServiceRuntime(
         settings or ReportingSettings(),
         metadata=metadata,

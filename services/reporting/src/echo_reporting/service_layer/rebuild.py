@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import nats
-from echo_contracts import EVENT_TYPES, Envelope, InvalidEvent, consumer_for, decode, stream_name
+from echo_contracts import EVENT_TYPES, Envelope, InvalidEvent, consumer_for, decode
+from echo_runtime.consumer import binding
 from echo_runtime.database import Database, migrate
 from echo_runtime.logging import get_logger
 from echo_runtime.settings import ServiceSettings
@@ -75,14 +76,16 @@ async def replay_region(
     every: int = 10_000,
     idle_timeout: float = 5.0,
     start_seq: int = 1,
+    network_view: bool = False,
 ) -> int:
     """Fold the events of one region's stream from `start_seq` (ordered consumer).
 
     Returns the last stream sequence it read (`start_seq - 1` when there was nothing).
     """
     js = nc.jetstream()
-    stream = stream_name(region)
     spec = consumer_for("reporting", "projections")
+    where = binding(spec, region, network_view=network_view)
+    stream = where.stream
     try:
         state = (await js.stream_info(stream)).state
     except NotFoundError:
@@ -116,7 +119,7 @@ async def replay_region(
         cb=on_message,
         ordered_consumer=True,
         config=ConsumerConfig(
-            filter_subjects=spec.filter_subjects(region),
+            filter_subjects=where.filter_subjects,
             deliver_policy=DeliverPolicy.ALL if start_seq == 1 else DeliverPolicy.BY_START_SEQUENCE,
             opt_start_seq=None if start_seq == 1 else start_seq,
         ),
@@ -185,14 +188,23 @@ async def rebuild(
         model = ReadModel()
         try:
             last = {
-                region: await replay_region(nc, region, model, progress, result)
+                region: await replay_region(
+                    nc, region, model, progress, result, network_view=settings.network_view
+                )
                 for region in settings.regions
             }
 
             async def catch_up() -> None:
                 for region, seq in last.items():
                     await replay_region(
-                        nc, region, model, progress, result, start_seq=seq + 1, idle_timeout=1.0
+                        nc,
+                        region,
+                        model,
+                        progress,
+                        result,
+                        start_seq=seq + 1,
+                        idle_timeout=1.0,
+                        network_view=settings.network_view,
                     )
 
             batch = getattr(settings, "rebuild_batch_size", 2000)
