@@ -536,6 +536,9 @@ def streams_objects() -> list[Doc]:
                                     "--regions",
                                     "$(REGIONS)",
                                     "--no-network",
+                                    # templates come down from the superhub's JetStream domain
+                                    "--superhub-api",
+                                    "$JS.hub.API",
                                 ],
                                 "env": [
                                     {
@@ -633,9 +636,7 @@ def nats_env_patch(overlay: str, config_text: str) -> Doc:
 def overlay_kustomization(overlay: str) -> Doc:
     superhub = overlay == "superhub"
     resources = (
-        # No stream Job here yet: `echo-hub streams apply` cannot express the superhub's
-        # cross-domain sources (see deploy/README.md, "Provision the superhub's streams").
-        ["../../base/platform", "../../base/nats"]
+        ["../../base/platform", "../../base/nats", "../../base/streams"]
         + [f"../../base/services/{s}" for s in SUPERHUB_SERVICES]
         if superhub
         else ["../../base"]
@@ -650,6 +651,48 @@ def overlay_kustomization(overlay: str) -> Doc:
             ),
         },
     ]
+    if superhub:
+        # The superhub provisions ECHO_SUPERHUB and ECHO_NETWORK, sourcing each region's
+        # network subjects across JetStream domains; its reporting folds ECHO_NETWORK.
+        network_args = [
+            "--nats",
+            "tls://admin:$(NATS_ADMIN_PASSWORD)@echo-nats:4222",
+            "--regions",
+            "$(REGIONS)",
+            "--network-only",
+        ]
+        for region in REGIONS:
+            network_args += ["--region-api", f"{region}=$JS.{region}.API"]
+        patches.append(
+            {
+                "target": {"kind": "Job", "name": "echo-streams"},
+                "patch": yaml.safe_dump(
+                    [
+                        {
+                            "op": "replace",
+                            "path": "/spec/template/spec/containers/0/args",
+                            "value": network_args,
+                        }
+                    ],
+                    sort_keys=False,
+                ),
+            }
+        )
+        patches.append(
+            {
+                "target": {"kind": "Deployment", "name": "echo-reporting"},
+                "patch": yaml.safe_dump(
+                    [
+                        {
+                            "op": "add",
+                            "path": "/spec/template/spec/containers/0/env/-",
+                            "value": {"name": "REPORTING_NETWORK_VIEW", "value": "true"},
+                        }
+                    ],
+                    sort_keys=False,
+                ),
+            }
+        )
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",

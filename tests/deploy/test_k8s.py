@@ -127,7 +127,7 @@ def test_overlay_is_valid_against_the_kubernetes_schemas(
     path, objects = rendered[overlay]
     result = validate(path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert len(objects) == (21 if overlay == "superhub" else 41)
+    assert len(objects) == (23 if overlay == "superhub" else 41)
 
 
 def test_the_validator_rejects_an_unknown_field(
@@ -214,7 +214,7 @@ def test_every_pod_is_hardened_and_bounded(
 ) -> None:
     _, objects = rendered[overlay]
     specs = pod_specs(objects)
-    assert len(specs) == (3 if overlay == "superhub" else 7)
+    assert len(specs) == (4 if overlay == "superhub" else 7)
     for name, spec in specs:
         assert spec["automountServiceAccountToken"] is False, name
         assert spec["securityContext"]["runAsNonRoot"] is True, name
