@@ -23,9 +23,11 @@ from typing import Any
 import httpx
 import nats
 from echo_runtime.auth import mint_dev_token
-from echo_runtime.natsserver import NatsServer, free_port, wait_for_port
+from echo_runtime.natsserver import NatsServer
 from echo_runtime.provision import apply_topology
 from echo_runtime.settings import DEV_SECRET
+
+from echo_hub.processes import port_for, stop_all, wait_ready
 
 SERVICES = ["scheduling", "cases", "attendance", "notifications", "reporting"]
 
@@ -80,9 +82,7 @@ class Platform:
     def start_services(self) -> None:
         assert self.nats is not None
         for offset, service in enumerate(SERVICES):
-            port = self.base_port + offset
-            if self.base_port == 0 or _busy(port):
-                port = free_port()
+            port = port_for(self.base_port + offset if self.base_port else 0)
             self.ports[service] = port
             prefix = service.upper() + "_"
             env = dict(os.environ)
@@ -111,44 +111,14 @@ class Platform:
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
-        for service in SERVICES:
-            while True:
-                proc = self.processes[service]
-                if proc.poll() is not None:
-                    raise RuntimeError(
-                        f"{service} exited with {proc.returncode}; see "
-                        f"{self.data_dir / 'logs' / (service + '.log')}"
-                    )
-                try:
-                    if httpx.get(self.url(service) + "/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{service} not ready after {timeout}s")
-                time.sleep(0.2)
+        for service, proc in self.processes.items():
+            log = self.data_dir / "logs" / f"{service}.log"
+            wait_ready(service, proc, self.url(service), log, deadline)
 
     def stop(self) -> None:
-        for proc in self.processes.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for proc in self.processes.values():
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_all(self.processes.values())
         if self.nats is not None:
             self.nats.stop()
-
-
-def _busy(port: int) -> bool:
-    try:
-        wait_for_port(port, timeout=0.05)
-    except TimeoutError:
-        return False
-    return True
 
 
 def seed_demo_data(platform: Platform, token: str) -> list[str]:

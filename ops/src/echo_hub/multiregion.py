@@ -35,6 +35,8 @@ from echo_runtime.natsserver import free_port, nats_server_binary
 from echo_runtime.provision import apply_topology
 from echo_runtime.settings import DEV_SECRET
 
+from echo_hub.processes import port_for, stop_all, wait_ready
+
 SERVICES = ["scheduling", "cases", "attendance", "notifications", "reporting"]
 #: What the superhub runs (its config has users for these only).
 HUB_SERVICES = ["scheduling", "reporting"]
@@ -260,8 +262,7 @@ class MultiRegionPlatform:
                 await nc.close()
 
     def _start(self, where: str, service: str, nats_url: str, user: str, password: str) -> None:
-        wanted = self.base_port + len(self.ports)
-        port = wanted if self.base_port and not _busy(wanted) else free_port()
+        port = port_for(self.base_port + len(self.ports) if self.base_port else 0)
         self.ports[(where, service)] = port
         prefix = service.upper() + "_"
         home = self.data_dir / where
@@ -312,33 +313,11 @@ class MultiRegionPlatform:
     def wait_ready(self, timeout: float = 180.0) -> None:
         deadline = time.monotonic() + timeout
         for (where, service), proc in self.processes.items():
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(
-                        f"{where} {service} exited with {proc.returncode}; see "
-                        f"{self.data_dir / 'logs' / f'{where}-{service}.log'}"
-                    )
-                try:
-                    url = self.url(where, service) + "/readyz"
-                    if httpx.get(url, timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{where} {service} not ready after {timeout}s")
-                time.sleep(0.3)
+            log = self.data_dir / "logs" / f"{where}-{service}.log"
+            wait_ready(f"{where} {service}", proc, self.url(where, service), log, deadline)
 
     def stop(self) -> None:
-        for proc in self.processes.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for proc in self.processes.values():
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_all(self.processes.values(), grace=20)
         for leaf in self.leaves.values():
             leaf.stop()
         for hub in self.hubs:
@@ -355,17 +334,6 @@ def _region_deliver(region: str) -> str:
     from echo_contracts.topology import SUPERHUB_STREAM, account_name, deliver_prefix
 
     return deliver_prefix(account_name(region), SUPERHUB_STREAM)
-
-
-def _busy(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
 
 
 def run_multi_region(*, regions: list[str], data_dir: Path, fresh: bool, base_port: int) -> int:
