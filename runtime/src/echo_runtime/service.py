@@ -215,11 +215,7 @@ class ServiceRuntime:
     async def stop(self) -> None:
         if self.consumer is not None:
             self.consumer.stop()  # each loop finishes the batch in hand
-            _, late = (
-                await asyncio.wait(self._consumer_tasks, timeout=10)
-                if self._consumer_tasks
-                else (set(), set())
-            )
+            _, late = await asyncio.wait(self._consumer_tasks, timeout=10)
             for task in late:
                 task.cancel()
             self._consumer_tasks.clear()
