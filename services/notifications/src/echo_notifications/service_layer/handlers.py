@@ -235,11 +235,18 @@ async def when_session_scheduled_plan_reminders(session: AsyncSession, env: Enve
     known = await repo.session_row(data.session_id)
     if known is not None and known["sequence"] >= data.sequence:
         return  # a later change (reschedule, cancel) is already applied
+    await _plan_session(repo, env.region, data)
+
+
+async def _plan_session(
+    repo: SqlaNotificationRepository, region: str, data: SessionScheduled | SessionRescheduled
+) -> datetime:
+    """Store the session at its (new) time with fresh reminder jobs; return its start."""
     starts_at = _utc(data.starts_at)
     await repo.put_session(
         data.session_id,
         programme_id=data.programme_id,
-        region=env.region,
+        region=region,
         starts_at=starts_at,
         ends_at=_utc(data.ends_at),
         timezone=data.timezone,
@@ -249,9 +256,10 @@ async def when_session_scheduled_plan_reminders(session: AsyncSession, env: Enve
     await repo.put_reminders(
         reminders_for(data.session_id, starts_at),
         programme_id=data.programme_id,
-        region=env.region,
+        region=region,
         starts_at=starts_at,
     )
+    return starts_at
 
 
 async def when_session_rescheduled_move_reminders_and_tell(
@@ -263,24 +271,8 @@ async def when_session_rescheduled_move_reminders_and_tell(
     known = await repo.session_row(data.session_id)
     if known is not None and known["sequence"] >= data.sequence:
         return  # stale: a newer change of this session is already applied
-    starts_at = _utc(data.starts_at)
-    await repo.put_session(
-        data.session_id,
-        programme_id=data.programme_id,
-        region=env.region,
-        starts_at=starts_at,
-        ends_at=_utc(data.ends_at),
-        timezone=data.timezone,
-        sequence=data.sequence,
-        status="scheduled",
-    )
     await repo.cancel_pending(data.session_id, {"reminder_day_before", "reminder_hour_before"})
-    await repo.put_reminders(
-        reminders_for(data.session_id, starts_at),
-        programme_id=data.programme_id,
-        region=env.region,
-        starts_at=starts_at,
-    )
+    starts_at = await _plan_session(repo, env.region, data)
     params = _snapshot(starts_at, data.ends_at, data.sequence, data.timezone)
     params["previous_starts_at"] = _utc(data.previous_starts_at).isoformat()
     await _notify(
