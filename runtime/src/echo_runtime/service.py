@@ -24,7 +24,6 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from faststream.nats import NatsBroker, NatsUserPassword
-from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from nats.js import JetStreamContext
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -154,7 +153,6 @@ class ServiceRuntime:
             ping_interval=5,
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
-            middlewares=(NatsTelemetryMiddleware(tracer_provider=provider),),
             logger=None,
         )
         await broker.start()
@@ -303,8 +301,7 @@ class ServiceRuntime:
 
         @app.get("/metrics", tags=["ops"], response_class=Response)
         async def metrics() -> Response:
-            if self.relay is not None:
-                await self.relay.backlog()
+            # Gauges (outbox backlog, lag, DLQ) are refreshed by `_monitor`, not per scrape.
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
         @app.get("/asyncapi.json", tags=["ops"])

@@ -63,11 +63,6 @@ def instrument_engine(engine: Any, provider: TracerProvider) -> None:
     EngineTracer(trace.get_tracer("echo.db", tracer_provider=provider), engine, usage)  # type: ignore[no-untyped-call]
 
 
-def tracer(name: str = "echo") -> trace.Tracer:
-    """The tracer of this process."""
-    return trace.get_tracer(name)
-
-
 def current_traceparent() -> str | None:
     """The W3C `traceparent` of the current span, to store on an outbox row."""
     carrier: dict[str, str] = {}

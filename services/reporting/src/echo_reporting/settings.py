@@ -17,4 +17,3 @@ class ReportingSettings(ServiceSettings):
     rebuild_batch_size: int = Field(default=2000, ge=1, le=50_000)
     #: Idle wait of a pull (seconds): messages still return at once. Short waits lose the odd
     #: message to a timeout race (redelivered only after ack_wait); see the README.
-    consumer_batch_timeout: float = Field(default=1.0, gt=0)
