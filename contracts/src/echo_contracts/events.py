@@ -201,6 +201,47 @@ class TemplatePublished(Event):
         return str(self.template_id)
 
 
+class MaterialKind(StrEnum):
+    SLIDES = "slides"
+    DOCUMENT = "document"
+    LINK = "link"
+    RECORDING = "recording"
+
+
+class MaterialAdded(Event):
+    """A file or link was added to a programme's library (titles stay in the region)."""
+
+    context = "scheduling"
+    event_name = "material_added"
+    residency = Residency.NETWORK
+
+    material_id: uuid.UUID
+    programme_id: uuid.UUID
+    session_id: uuid.UUID | None = None
+    kind: MaterialKind
+    language: LanguageTag
+    size_bytes: int = Field(ge=0)
+
+    def aggregate_id(self) -> str:
+        return str(self.material_id)
+
+
+class MaterialRemoved(Event):
+    """A library item was withdrawn; its file is deleted from storage."""
+
+    context = "scheduling"
+    event_name = "material_removed"
+    residency = Residency.NETWORK
+
+    material_id: uuid.UUID
+    programme_id: uuid.UUID
+    session_id: uuid.UUID | None = None
+    kind: MaterialKind
+
+    def aggregate_id(self) -> str:
+        return str(self.material_id)
+
+
 # --------------------------------------------------------------------------- cases
 
 
@@ -425,6 +466,7 @@ class AttendanceRecorded(Event):
     programme_id: uuid.UUID
     participant_id: uuid.UUID | None = None
     guest: bool = False
+    guest_id: uuid.UUID | None = None
     attended_seconds: int = Field(ge=0)
     session_seconds: int = Field(ge=0)
     source: AttendanceSource
@@ -468,6 +510,77 @@ class CertificateIssued(Event):
 
     def aggregate_id(self) -> str:
         return str(self.certificate_id)
+
+
+class QuestionKind(StrEnum):
+    """What a survey question measures; reporting maps kinds to Moore's outcome levels."""
+
+    SATISFACTION = "satisfaction"
+    RELEVANCE = "relevance"
+    CONFIDENCE_BEFORE = "confidence_before"
+    CONFIDENCE_AFTER = "confidence_after"
+    INTENT_TO_CHANGE = "intent_to_change"
+    COMMENT = "comment"
+
+
+class EvaluationScore(_Part):
+    question: Code
+    kind: QuestionKind
+    value: int = Field(ge=1, le=5)
+
+
+class EvaluationOpened(Event):
+    """A session's post-session survey was sent to the people who attended it (counts only)."""
+
+    context = "attendance"
+    event_name = "evaluation_opened"
+    residency = Residency.NETWORK
+
+    session_id: uuid.UUID
+    programme_id: uuid.UUID
+    form_version: int = Field(ge=1)
+    invited: int = Field(ge=0)
+    closes_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.session_id)
+
+
+class EvaluationRequested(Event):
+    """One attendee is asked to answer a session's survey through a signed, expiring link."""
+
+    context = "attendance"
+    event_name = "evaluation_requested"
+    residency = Residency.REGIONAL
+
+    request_id: uuid.UUID
+    participant_id: uuid.UUID
+    session_id: uuid.UUID
+    programme_id: uuid.UUID
+    form_version: int = Field(ge=1)
+    response_url: Text
+    closes_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.request_id)
+
+
+class EvaluationSubmitted(Event):
+    """A survey answer: scores only; the free comment and the respondent stay in the region."""
+
+    context = "attendance"
+    event_name = "evaluation_submitted"
+    residency = Residency.NETWORK
+
+    response_id: uuid.UUID
+    session_id: uuid.UUID
+    programme_id: uuid.UUID
+    form_version: int = Field(ge=1)
+    scores: list[EvaluationScore] = Field(default_factory=list, max_length=50)
+    has_comment: bool = False
+
+    def aggregate_id(self) -> str:
+        return str(self.response_id)
 
 
 # --------------------------------------------------------------------------- notifications
@@ -525,6 +638,8 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     SessionCancelled,
     AgendaUpdated,
     TemplatePublished,
+    MaterialAdded,
+    MaterialRemoved,
     CaseSubmitted,
     CaseReviewStarted,
     CaseApproved,
@@ -539,6 +654,9 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     AttendanceRecorded,
     CreditAwarded,
     CertificateIssued,
+    EvaluationOpened,
+    EvaluationRequested,
+    EvaluationSubmitted,
     NotificationSent,
     NotificationFailed,
 )

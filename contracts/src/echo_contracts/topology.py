@@ -19,10 +19,14 @@ from echo_contracts.events import (
     CaseRejected,
     CaseSubmitted,
     CertificateIssued,
+    EvaluationRequested,
+    MaterialAdded,
+    MaterialRemoved,
     ParticipantRegistered,
     ProgrammeCreated,
     ProgrammeProfileUpdated,
     RecommendationsIssued,
+    RecommendationsRecorded,
     RegistrationConfirmed,
     SessionCancelled,
     SessionRescheduled,
@@ -191,7 +195,12 @@ class ConsumerSpec:
 CONSUMERS: tuple[ConsumerSpec, ...] = (
     # Short ack wait, like reporting's: a batch FastStream drops on a bare asyncio.TimeoutError
     # is redelivered in seconds (seen in the scheduling consumer tests under load).
-    ConsumerSpec("scheduling", "inbox", (CaseApproved, TemplatePublished), ack_wait_seconds=10),
+    ConsumerSpec(
+        "scheduling",
+        "inbox",
+        (CaseApproved, TemplatePublished, RegistrationConfirmed),
+        ack_wait_seconds=10,
+    ),
     ConsumerSpec(
         "cases",
         "inbox",
@@ -231,9 +240,13 @@ CONSUMERS: tuple[ConsumerSpec, ...] = (
             CaseApproved,
             CaseRejected,
             RecommendationsIssued,
+            RecommendationsRecorded,
             ParticipantRegistered,
             RegistrationConfirmed,
             CertificateIssued,
+            EvaluationRequested,
+            MaterialAdded,
+            MaterialRemoved,
         ),
     ),
     # A short ack wait: a batch that FastStream 0.7.8 drops on nats-py's bare asyncio.TimeoutError
