@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict
+from starlette.concurrency import run_in_threadpool
 
 from echo_runtime.problems import Problem
 
@@ -104,6 +105,11 @@ class TokenVerifier:
         self._jwks_client = jwt.PyJWKClient(jwks_url) if jwks_url else None
         self._jwks = jwt.PyJWKSet.from_json(jwks_json) if jwks_json else None
 
+    @property
+    def fetches_keys(self) -> bool:
+        """Whether verifying may fetch keys over the network (a JWKS URL)."""
+        return self._jwks_client is not None
+
     def _key_for(self, token: str) -> tuple[Any, list[str]]:
         header = jwt.get_unverified_header(token)
         alg = header.get("alg")
@@ -190,7 +196,26 @@ def jwks_from_public_pem(pem: bytes, kid: str) -> str:
 
 
 def authenticate(request: Request) -> Principal:
-    """FastAPI dependency: the caller's principal, or a 401 problem."""
+    """The caller's principal, or a 401 problem (verifies on the calling thread)."""
+    verifier: TokenVerifier = request.app.state.verifier
+    return verifier.verify(_bearer(request))
+
+
+async def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the caller's principal, or a 401 problem.
+
+    A coroutine: a plain function would be run in a worker thread on every request. Verifying
+    against a local key takes microseconds on the event loop; a JWKS URL may have to fetch keys
+    over the network, so that verification goes to a thread.
+    """
+    verifier: TokenVerifier = request.app.state.verifier
+    token = _bearer(request)
+    if verifier.fetches_keys:
+        return await run_in_threadpool(verifier.verify, token)
+    return verifier.verify(token)
+
+
+def _bearer(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -201,8 +226,7 @@ def authenticate(request: Request) -> Principal:
             " (development: `echo-hub token --role R --region X`)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    verifier: TokenVerifier = request.app.state.verifier
-    return verifier.verify(token.strip())
+    return token.strip()
 
 
-CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +30,8 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from echo_runtime.database import Database
@@ -41,6 +43,24 @@ log = get_logger(__name__)
 _tracer = trace.get_tracer("echo.consumer")
 
 Handler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
+
+
+class BatchHandler:
+    """A handler that takes a run of consecutive events of its types in one call.
+
+    Register it in a service's handlers like any handler. The consumer hands it each run of
+    consecutive events (in stream order, duplicates already dropped) that it handles, so it can
+    read and write them with a few set-based statements instead of several statements per event.
+    Applying a run must give the same result as applying its events one by one in order.
+    Called with one event (`handler(session, env)`), it handles a run of one.
+    """
+
+    def __init__(self, handle: Callable[[AsyncSession, list[Envelope[Any]]], Awaitable[None]]):
+        self.handle = handle
+        self.__name__ = getattr(handle, "__name__", "batch_handler")
+
+    async def __call__(self, session: AsyncSession, env: Envelope[Any]) -> None:
+        await self.handle(session, [env])
 
 
 @dataclass(frozen=True)
@@ -169,53 +189,78 @@ class EventConsumer:
         HANDLER_LATENCY.labels(self.spec.durable).observe(time.perf_counter() - started)
 
     async def _apply(self, batch: list[tuple[Msg, Envelope[Any]]]) -> None:
-        ids = [str(env.id) for _, env in batch]
         async with self.db.transaction() as session:
-            seen = set(
-                (
-                    await session.execute(
-                        sa.select(self.inbox.c.event_id).where(
-                            self.inbox.c.consumer == self.spec.durable,
-                            self.inbox.c.event_id.in_(ids),
-                        )
-                    )
-                ).scalars()
-            )
-            fresh: list[str] = []
+            fresh = await self._record_in_inbox(session, [str(env.id) for _, env in batch])
+            todo: list[tuple[Msg, Envelope[Any], Handler | None]] = []
             for msg, env in batch:
                 key = str(env.id)
-                if key in seen or key in fresh:
+                if key not in fresh:
                     EVENTS_HANDLED.labels(self.spec.durable, env.type, "duplicate").inc()
                     continue
-                fresh.append(key)
-                handler = self.handlers.get(type(env.data))
-                if handler is None:
+                fresh.discard(key)  # a second copy in the same batch is a duplicate
+                todo.append((msg, env, self.handlers.get(type(env.data))))
+            index = 0
+            while index < len(todo):
+                msg, env, handler = todo[index]
+                if isinstance(handler, BatchHandler):
+                    run = [env]
+                    while index + len(run) < len(todo) and todo[index + len(run)][2] is handler:
+                        run.append(todo[index + len(run)][1])
+                    with self._handling(msg, env, len(run)):
+                        await handler.handle(session, run)
+                    for one in run:
+                        EVENTS_HANDLED.labels(self.spec.durable, one.type, "applied").inc()
+                    index += len(run)
                     continue
-                with (
-                    _tracer.start_as_current_span(
-                        f"{self.spec.durable} handle {env.type}",
-                        context=extract_context(msg.headers),
-                        kind=trace.SpanKind.CONSUMER,
-                        attributes={
-                            "messaging.system": "nats",
-                            "messaging.consumer.group.name": self.spec.durable,
-                            "messaging.message.id": key,
-                        },
-                    ),
-                    structlog.contextvars.bound_contextvars(event_id=key, event_type=env.type),
-                ):
-                    await handler(session, env)
-                    await session.flush()
-                EVENTS_HANDLED.labels(self.spec.durable, env.type, "applied").inc()
-            if fresh:
-                now = datetime.now(UTC)
-                await session.execute(
-                    sa.insert(self.inbox),
-                    [
-                        {"consumer": self.spec.durable, "event_id": k, "processed_at": now}
-                        for k in fresh
-                    ],
-                )
+                if handler is not None:
+                    with self._handling(msg, env, 1):
+                        # No flush per event: the session autoflushes before a handler's query
+                        # and the commit flushes the rest.
+                        await handler(session, env)
+                    EVENTS_HANDLED.labels(self.spec.durable, env.type, "applied").inc()
+                index += 1
+
+    @contextlib.contextmanager
+    def _handling(self, msg: Msg, env: Envelope[Any], count: int) -> Iterator[None]:
+        """The consumer span (in the trace of the run's first event) and the log context."""
+        key = str(env.id)
+        with (
+            _tracer.start_as_current_span(
+                f"{self.spec.durable} handle {env.type}",
+                context=extract_context(msg.headers),
+                kind=trace.SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "nats",
+                    "messaging.consumer.group.name": self.spec.durable,
+                    "messaging.message.id": key,
+                    "messaging.batch.message_count": count,
+                },
+            ),
+            structlog.contextvars.bound_contextvars(event_id=key, event_type=env.type),
+        ):
+            yield
+
+    async def _record_in_inbox(self, session: AsyncSession, ids: list[str]) -> set[str]:
+        """Insert the batch's event ids into the inbox; return those not seen before.
+
+        One statement: `INSERT ... ON CONFLICT DO NOTHING RETURNING event_id`, so ids already
+        there (redeliveries) come back missing, and the rows are written with the batch.
+        """
+        unique = list(dict.fromkeys(ids))
+        now = datetime.now(UTC)
+        insert = pg_insert if self.db.is_postgres else sqlite_insert
+        statement = (
+            insert(self.inbox)
+            .values(
+                [
+                    {"consumer": self.spec.durable, "event_id": k, "processed_at": now}
+                    for k in unique
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+            .returning(self.inbox.c.event_id)
+        )
+        return set((await session.execute(statement)).scalars())
 
     async def _fail(self, msg: Msg, env: Envelope[Any], exc: Exception) -> None:
         if isinstance(exc, PermanentEventError):

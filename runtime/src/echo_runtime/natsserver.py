@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -15,9 +16,24 @@ from pathlib import Path
 MIN_VERSION = (2, 10)
 
 
+#: Ports picked below Linux's default ephemeral range (32768-60999): the kernel hands ephemeral
+#: ports to outgoing connections too, so with parallel test workers a port picked there could be
+#: taken by someone's client socket between picking it and the server binding it.
+_PICK_FROM = range(20_000, 32_768)
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as sock:
+    """A TCP port on 127.0.0.1 that nobody listens on right now (outside the ephemeral range)."""
+    pick = random.SystemRandom()
+    for _ in range(100):
+        port = pick.choice(_PICK_FROM)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # that range is crowded: let the kernel choose
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 

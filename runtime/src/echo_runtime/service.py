@@ -8,6 +8,7 @@ connects to NATS, binds the service's consumers and runs the outbox relay; route
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -32,15 +33,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from echo_runtime.auth import TokenVerifier
 from echo_runtime.consumer import EventConsumer, Handler, binding
 from echo_runtime.database import Database, migrate
+from echo_runtime.limits import BodyLimitMiddleware, RateLimitMiddleware, rate_rules
 from echo_runtime.logging import configure_logging, get_logger
 from echo_runtime.metrics import CONSUMER_LAG, DLQ_SIZE, HTTP_REQUESTS
 from echo_runtime.outbox import Outbox, OutboxRelay
-from echo_runtime.problems import (
-    DomainErrorMap,
-    Problem,
-    install_problem_handlers,
-    problem_response,
-)
+from echo_runtime.problems import DomainErrorMap, Problem, install_problem_handlers
 from echo_runtime.settings import ServiceSettings
 from echo_runtime.tracing import configure_tracing, instrument_engine
 
@@ -274,6 +271,7 @@ class ServiceRuntime:
         )
         app.state.runtime = self
         app.state.verifier = self.verifier
+        document_problems(app)
         install_problem_handlers(app, self.domain_errors)
         app.mount(
             "/static/swagger",
@@ -315,6 +313,15 @@ class ServiceRuntime:
         for router in self.routers:
             app.include_router(router)
         app.add_middleware(BodyLimitMiddleware, max_bytes=self.settings.max_body_bytes)
+        if self.settings.rate_limits:
+            app.add_middleware(
+                RateLimitMiddleware,
+                rules=rate_rules(
+                    self.settings.rate_limit_per_minute,
+                    self.settings.webhook_rate_limit_per_minute,
+                ),
+                verifier=self.verifier,
+            )
         app.add_middleware(RequestMetricsMiddleware)
         return app
 
@@ -345,27 +352,83 @@ def render_asyncapi_page(title: str) -> str:
     )
 
 
-class BodyLimitMiddleware:
-    """Refuse request bodies over a size with a 413 problem before reading them whole."""
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details; 422s list each invalid field under `errors`.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            problem = Problem(
-                413,
-                "Content Too Large",
-                f"the body has {int(length)} bytes; the limit is {self.max_bytes}",
-            )
-            await problem_response(problem)(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+def document_problems(app: FastAPI) -> None:
+    """Document every error answer as what it is: `application/problem+json` (not FastAPI's
+    default 422 `HTTPValidationError`), for every status an operation does not document."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        problem = {
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            }
+        }
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                content: dict[str, Any] = dict(problem["content"])
+                if any("text/html" in r.get("content", {}) for r in responses.values()):
+                    # a page for browsers may answer its errors as a page too
+                    content["text/html"] = {"schema": {"type": "string"}}
+                if "422" in responses:
+                    responses["422"] = {"description": "Invalid input", "content": content}
+                responses.setdefault("default", {"description": "An error", "content": content})
+        _local_times(schema)
+        schemas = schema["components"]["schemas"]
+        for name in ("HTTPValidationError", "ValidationError"):
+            removed = schemas.pop(name, None)
+            if removed is not None and f"#/components/schemas/{name}" in json.dumps(schema):
+                schemas[name] = removed  # still referenced elsewhere
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+#: What a naive `datetime.time` is served as: a wall-clock time with no offset.
+LOCAL_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?$"
+
+
+def _local_times(node: Any) -> None:
+    # Pydantic documents `time` fields as JSON Schema `format: time`, which (RFC 3339) requires
+    # an offset; ours are local wall-clock times ("18:30:00") and are served without one.
+    if isinstance(node, dict):
+        if node.get("format") == "time" and node.get("type") == "string":
+            del node["format"]
+            node["pattern"] = LOCAL_TIME
+            node.setdefault("description", "local wall-clock time, HH:MM[:SS], no offset")
+        for value in node.values():
+            _local_times(value)
+    elif isinstance(node, list):
+        for value in node:
+            _local_times(value)
 
 
 class RequestMetricsMiddleware:
@@ -393,7 +456,8 @@ class RequestMetricsMiddleware:
             HTTP_REQUESTS.labels(scope["method"], path, str(status["code"])).inc()
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
+async def get_runtime(request: Request) -> ServiceRuntime:
+    # async: FastAPI runs a sync dependency in a worker thread, a hop on every request.
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime
 

@@ -36,6 +36,8 @@ class ServiceSettings(BaseSettings):
     nats_creds: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    #: Where people reach this service (links in emails and downloads); `echo-hub dev` sets it.
+    public_url: str | None = None
     log_level: str = "INFO"
     auto_migrate: bool = True
     #: At the superhub: read each region's `network` events from ECHO_NETWORK instead of the
@@ -54,6 +56,14 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_interval: float = Field(default=0.2, gt=0)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    #: False turns every per-client rate limit off (benchmarks that drive one client hard).
+    rate_limits: bool = True
+    #: Case submissions (`POST /v1/cases`) per minute per client (token subject, else IP);
+    #: a client may spend the minute's allowance at once. 0 turns the limit off.
+    rate_limit_per_minute: int = Field(default=60, ge=0)
+    #: Video webhooks per minute per sending IP; high, since a provider sends a burst of joins
+    #: when a large session starts. 0 turns the limit off.
+    webhook_rate_limit_per_minute: int = Field(default=6000, ge=0)
 
     @field_validator("regions", mode="before")
     @classmethod

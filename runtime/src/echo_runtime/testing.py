@@ -116,8 +116,12 @@ async def reset_streams(js: JetStreamContext) -> None:
 
 @pytest.fixture
 async def js(nats_client: NatsClient) -> JetStreamContext:
-    """JetStream with the topology of three regions freshly provisioned."""
-    jsc = nats_client.jetstream()
+    """JetStream with the topology of three regions freshly provisioned.
+
+    API calls wait up to 30 s rather than nats-py's 5 s: on a loaded CI machine running three
+    test workers a publish acknowledgement has been seen to take longer than 5 s.
+    """
+    jsc = nats_client.jetstream(timeout=30)
     await reset_streams(jsc)
     await apply_topology(jsc, REGIONS)
     return jsc

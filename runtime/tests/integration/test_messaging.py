@@ -5,13 +5,21 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from echo_contracts import SessionScheduled, new_envelope, subject_for, to_wire
+from echo_contracts import (
+    ProgrammeCreated,
+    SessionScheduled,
+    new_envelope,
+    subject_for,
+    to_wire,
+)
+from echo_runtime.consumer import BatchHandler, EventConsumer
 from echo_runtime.natsserver import NatsServer
-from echo_runtime.outbox import OutboxRelay
+from echo_runtime.outbox import OutboxPublishFailed, OutboxRelay
 from echo_runtime.provision import ApplyReport, apply_consumer
 from echo_runtime.settings import ServiceSettings
 from echo_runtime.testing import eventually, running, token
@@ -20,7 +28,7 @@ from nats.js import JetStreamContext
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from probe.service import PROBE_CONSUMER, probe, seen_sessions
+from probe.service import PROBE_CONSUMER, probe, seen_sessions, when_session_scheduled_count_it
 
 pytestmark = pytest.mark.integration
 
@@ -59,11 +67,12 @@ async def test_relay_killed_between_publish_and_mark_sent_leaves_one_copy_of_eac
             raise asyncio.CancelledError  # dies like a kill -9: published, nothing marked
 
         outbox = runtime.metadata.tables["outbox"]
+        # Pipelined: the second batch is published while the first one's acks are awaited.
         first = OutboxRelay(runtime.db, outbox, runtime.js, batch_size=25, after_publish=crash)
         task = asyncio.create_task(first.run())
         await crashed.wait()
         await asyncio.gather(task, return_exceptions=True)
-        assert await stream_count(js) == 25, "the fault landed: 25 events published"
+        assert await stream_count(js) >= 25, "the fault landed: events were published"
         assert await first.backlog() == 40, "and none of them was marked sent"
 
         second = OutboxRelay(runtime.db, outbox, runtime.js, batch_size=25)
@@ -76,6 +85,73 @@ async def test_relay_killed_between_publish_and_mark_sent_leaves_one_copy_of_eac
         for msg in await sub.fetch(100, timeout=2):
             ids.add(msg.headers["Nats-Msg-Id"] if msg.headers else None)
         assert len(ids) == 40
+
+
+async def test_a_failed_ack_leaves_every_later_event_unmarked_and_they_go_out_in_order(
+    nats_server: NatsServer, js: JetStreamContext, database_url: str
+) -> None:
+    runtime = probe(settings(nats_server, database_url))
+    async with running(runtime):
+        assert runtime.relay is not None
+        runtime.relay.stop()
+        await asyncio.sleep(0.3)
+        session_id = uuid.uuid4()  # one aggregate: its 60 events must keep their order
+        start = datetime(2027, 1, 1, 17, tzinfo=UTC)
+        envelopes = [
+            new_envelope(
+                SessionScheduled(
+                    session_id=session_id,
+                    programme_id=uuid.uuid4(),
+                    starts_at=start + timedelta(days=i),
+                    ends_at=start + timedelta(days=i, minutes=90),
+                    timezone="America/Toronto",
+                ),
+                region="ontario",
+                service="scheduling",
+            )
+            for i in range(60)
+        ]
+        outbox = runtime.metadata.tables["outbox"]
+        async with runtime.db.transaction() as session:
+            await runtime.outbox.add(session, envelopes)
+            seqs = list((await session.execute(sa.select(outbox.c.seq).order_by("seq"))).scalars())
+            # No stream takes this subject: its publish fails, the ones around it succeed.
+            await session.execute(
+                sa.update(outbox)
+                .where(outbox.c.seq == seqs[22])
+                .values(subject="echo.atlantis.scheduling.session_scheduled")
+            )
+
+        relay = OutboxRelay(runtime.db, outbox, runtime.js, batch_size=10, max_in_flight=40)
+        with pytest.raises(OutboxPublishFailed):
+            await relay.drain()
+        async with runtime.db.session() as session:
+            marked = set(
+                (
+                    await session.execute(
+                        sa.select(outbox.c.seq).where(outbox.c.sent_at.is_not(None))
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert marked == set(seqs[:22]), "only the rows before the failed one are marked sent"
+        assert await stream_count(js) > 22, "later batches were in flight when the ack failed"
+
+        async with runtime.db.transaction() as session:
+            await session.execute(
+                sa.update(outbox)
+                .where(outbox.c.seq == seqs[22])
+                .values(subject=subject_for("ontario", envelopes[22].data))
+            )
+        assert await relay.drain() == 38
+        assert await relay.backlog() == 0
+        sub = await js.pull_subscribe("echo.ontario.>", stream="ECHO_ONTARIO")
+        got = [
+            msg.headers["Nats-Msg-Id"] if msg.headers else None
+            for msg in await sub.fetch(100, timeout=2)
+        ]
+    assert sorted(got) == sorted(str(env.id) for env in envelopes), "each event once"
 
 
 async def test_the_same_event_twice_changes_the_consumer_tables_once(
@@ -247,3 +323,133 @@ async def test_bad_input_and_bad_tokens_get_problem_details(
         assert (await client.get("/static/swagger/swagger-ui-bundle.js")).status_code == 200
         asyncapi = await client.get("/asyncapi.json")
         assert asyncapi.json()["asyncapi"].startswith("3.")
+
+
+async def test_copies_of_an_event_in_one_batch_and_in_a_later_batch_apply_once(
+    nats_server: NatsServer, js: JetStreamContext, database_url: str
+) -> None:
+    runtime = probe(settings(nats_server, database_url), consume=True)
+    runtime.settings.messaging = False  # batches are handed to the consumer by the test
+    event = SessionScheduled(
+        session_id=uuid.uuid4(),
+        programme_id=uuid.uuid4(),
+        starts_at="2027-01-01T17:00:00Z",  # type: ignore[arg-type]
+        ends_at="2027-01-01T19:00:00Z",  # type: ignore[arg-type]
+        timezone="America/Toronto",
+    )
+    other = SessionScheduled(
+        session_id=uuid.uuid4(),
+        programme_id=uuid.uuid4(),
+        starts_at="2027-01-02T17:00:00Z",  # type: ignore[arg-type]
+        ends_at="2027-01-02T18:00:00Z",  # type: ignore[arg-type]
+        timezone="America/Toronto",
+    )
+    env, other_env = (
+        new_envelope(e, region="ontario", service="scheduling") for e in (event, other)
+    )
+    sub = await js.pull_subscribe("echo.ontario.scheduling.>", stream="ECHO_ONTARIO")
+
+    async def publish(envelope: Any, copies: int) -> None:
+        for copy in range(copies):  # distinct message ids: the stream keeps every copy
+            await js.publish(
+                subject_for("ontario", envelope.data),
+                to_wire(envelope),
+                headers={"Nats-Msg-Id": f"{envelope.id}-{uuid.uuid4()}-{copy}"},
+            )
+
+    async with running(runtime):
+        consumer = EventConsumer(
+            PROBE_CONSUMER,
+            runtime.db,
+            runtime.metadata.tables["inbox"],
+            {SessionScheduled: when_session_scheduled_count_it},
+        )
+        await publish(env, 3)
+        await publish(other_env, 1)
+        first = await sub.fetch(10, timeout=2)
+        assert len(first) == 4
+        await consumer.process(first)  # one batch: three copies and another event
+        await publish(env, 1)
+        await consumer.process(await sub.fetch(10, timeout=2))  # a redelivery, later
+        async with runtime.db.session() as session:
+            rows = (await session.execute(sa.select(seen_sessions))).all()
+            inbox = (await session.execute(sa.select(runtime.metadata.tables["inbox"]))).all()
+    assert sorted((r.session_id, r.minutes) for r in rows) == sorted(
+        [(event.session_id, 120), (other.session_id, 60)]
+    )
+    assert sorted(r.event_id for r in inbox) == sorted([str(env.id), str(other_env.id)])
+
+
+async def test_a_batch_handler_gets_each_run_of_consecutive_events_in_order(
+    nats_server: NatsServer, js: JetStreamContext, database_url: str
+) -> None:
+    runtime = probe(settings(nats_server, database_url), consume=True)
+    runtime.settings.messaging = False  # batches are handed to the consumer by the test
+    calls: list[str] = []
+
+    async def count_sessions(session: Any, envs: list[Any]) -> None:
+        calls.append(f"sessions {[e.data.session_id for e in envs]}")
+        await session.execute(
+            sa.insert(seen_sessions),
+            [
+                {
+                    "session_id": e.data.session_id,
+                    "minutes": int((e.data.ends_at - e.data.starts_at).total_seconds() // 60),
+                }
+                for e in envs
+            ],
+        )
+
+    async def note_programme(session: Any, env: Any) -> None:
+        calls.append("programme")
+
+    start = datetime(2027, 1, 1, 17, tzinfo=UTC)
+    sessions = [
+        new_envelope(
+            SessionScheduled(
+                session_id=uuid.uuid4(),
+                programme_id=uuid.uuid4(),
+                starts_at=start,
+                ends_at=start + timedelta(minutes=60 + i),
+                timezone="America/Toronto",
+            ),
+            region="ontario",
+            service="scheduling",
+        )
+        for i in range(3)
+    ]
+    programme = new_envelope(
+        ProgrammeCreated(
+            programme_id=uuid.uuid4(),
+            region="ontario",
+            language="en",
+            timezone="America/Toronto",
+            session_minutes=90,
+            starts_on=start.date(),
+        ),
+        region="ontario",
+        service="scheduling",
+    )
+    stream_order = [sessions[0], sessions[1], sessions[1], programme, sessions[2]]
+    sub = await js.pull_subscribe("echo.ontario.scheduling.>", stream="ECHO_ONTARIO")
+    async with running(runtime):
+        for env in stream_order:
+            await js.publish(
+                subject_for("ontario", env.data),
+                to_wire(env),
+                headers={"Nats-Msg-Id": f"{env.id}-{uuid.uuid4()}"},
+            )
+        consumer = EventConsumer(
+            PROBE_CONSUMER,
+            runtime.db,
+            runtime.metadata.tables["inbox"],
+            {SessionScheduled: BatchHandler(count_sessions), ProgrammeCreated: note_programme},
+        )
+        msgs = await sub.fetch(10, timeout=2)
+        assert len(msgs) == 5
+        await consumer.process(msgs)
+        async with runtime.db.session() as session:
+            rows = dict((await session.execute(sa.select(seen_sessions))).all())
+    ids = [e.data.session_id for e in sessions]
+    assert calls == [f"sessions {ids[:2]}", "programme", f"sessions {ids[2:]}"]
+    assert rows == {ids[0]: 60, ids[1]: 61, ids[2]: 62}
