@@ -91,4 +91,38 @@ templates = sa.Table(
     sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+#: The library: files and links of a programme (a removed item keeps its row, flagged).
+materials = sa.Table(
+    "materials",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("programme_id", sa.Uuid, sa.ForeignKey("programmes.id"), nullable=False),
+    sa.Column("session_id", sa.Uuid, sa.ForeignKey("sessions.id"), nullable=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    #: The title case-folded, searched with LIKE alike on SQLite and PostgreSQL.
+    sa.Column("title_folded", sa.String(800), nullable=False),
+    sa.Column("language", sa.String(20), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("content_type", sa.String(120), nullable=True),
+    sa.Column("sha256", sa.String(64), nullable=True),
+    sa.Column("storage_key", sa.String(200), nullable=True),
+    sa.Column("url", sa.String(2000), nullable=True),
+    sa.Column("added_by", sa.String(64), nullable=False),
+    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("removed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("removed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_materials_programme", "programme_id", "removed", "added_at"),
+)
+
+#: Participants registered to a programme (from attendance's RegistrationConfirmed).
+library_members = sa.Table(
+    "library_members",
+    metadata,
+    sa.Column("programme_id", sa.Uuid, primary_key=True),
+    sa.Column("participant_id", sa.Uuid, primary_key=True),
+    sa.Column("registration_id", sa.Uuid, nullable=False),
+    sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 outbox, inbox = add_messaging_tables(metadata)

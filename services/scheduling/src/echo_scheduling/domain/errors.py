@@ -52,3 +52,40 @@ class ConcurrentChange(SchedulingError):
 
 class CaseAlreadyScheduled(SchedulingError):
     field = "case_slots"
+
+
+class MaterialNotFound(SchedulingError):
+    pass
+
+
+class InvalidMaterial(SchedulingError):
+    """A library item with a bad field (unknown session, bad url, wrong encoding)."""
+
+
+class UnsupportedFileType(SchedulingError):
+    """The declared type or the file's bytes are not among those the kind accepts."""
+
+    field = "file"
+
+
+class FileTooLarge(SchedulingError):
+    """An upload passed the size limit of its kind; nothing was kept."""
+
+    field = "file"
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+    def problem_extra(self) -> dict[str, object]:
+        return {"limit": self.limit, "errors": [{"field": "file", "message": str(self)}]}
+
+
+class StorageUnavailable(SchedulingError):
+    """The file store failed; nothing was recorded, the upload may be retried."""
+
+    field = "file"
+
+
+class LibraryAccessDenied(SchedulingError):
+    """The caller is neither on the programme's hub team nor a registered participant."""

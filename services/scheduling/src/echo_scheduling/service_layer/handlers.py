@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from echo_contracts import CaseApproved, Envelope, TemplatePublished
+from echo_contracts import CaseApproved, Envelope, RegistrationConfirmed, TemplatePublished
 from echo_runtime.consumer import PermanentEventError
 from echo_runtime.logging import get_logger
 from echo_runtime.service import ServiceRuntime
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from echo_scheduling.adapters.library_repository import SqlaMaterialRepository
 from echo_scheduling.adapters.repository import (
     SqlaProgrammeRepository,
     SqlaSessionRepository,
@@ -69,4 +70,15 @@ async def when_template_published_store_it(session: AsyncSession, env: Envelope[
     )
 
 
-HANDLED = (CaseApproved, TemplatePublished)
+async def when_registration_confirmed_admit_to_library(
+    session: AsyncSession, env: Envelope[Any]
+) -> None:
+    """A registered participant may read the programme's library (ids only are kept)."""
+    data: RegistrationConfirmed = env.data
+    added = await SqlaMaterialRepository(session).add_member(
+        data.programme_id, data.participant_id, data.registration_id, env.time
+    )
+    log.info("library_member_added", programme_id=str(data.programme_id), added=added)
+
+
+HANDLED = (CaseApproved, TemplatePublished, RegistrationConfirmed)
