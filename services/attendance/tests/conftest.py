@@ -13,17 +13,20 @@ from typing import Any
 
 import httpx
 import pytest
-from echo_attendance.bootstrap import bootstrap
+from echo_attendance.bootstrap import build
 from echo_attendance.domain.webhooks import sign
+from echo_attendance.service_layer.evaluations import EvaluationSender
 from echo_attendance.settings import AttendanceSettings
 from echo_contracts import (
     Event,
     ProgrammeCreated,
     SessionScheduled,
+    decode,
     new_envelope,
     subject_for,
     to_wire,
 )
+from echo_runtime.clock import Clock
 from echo_runtime.service import ServiceRuntime
 from echo_runtime.testing import REGIONS, eventually, running, token
 from nats.js import JetStreamContext
@@ -127,6 +130,7 @@ class World:
     session_id: uuid.UUID = field(default_factory=uuid.uuid4)
     meeting_id: str = "85746065432"
     admin: dict[str, str] = field(default_factory=lambda: token("hub-admin", "ontario"))
+    sender: EvaluationSender | None = None
 
     async def schedule(
         self, starts: datetime = SESSION_START, ends: datetime = SESSION_END
@@ -165,6 +169,26 @@ class World:
             return r.status_code == 200 and rule.status_code == 200
 
         # Long enough for one redelivery after the consumer's ack wait (see topology.py).
+        await eventually(known, timeout=40)
+
+    async def add_session(self, session_id: uuid.UUID, starts: datetime, ends: datetime) -> None:
+        """Tell the service about one more session of the programme, through JetStream."""
+        assert self.js is not None
+        await publish(
+            self.js,
+            SessionScheduled(
+                session_id=session_id,
+                programme_id=self.programme_id,
+                starts_at=starts,
+                ends_at=ends,
+                timezone="America/Toronto",
+            ),
+        )
+
+        async def known() -> bool:
+            r = await self.client.get(f"/v1/sessions/{session_id}/attendance", headers=self.admin)
+            return r.status_code == 200
+
         await eventually(known, timeout=40)
 
     async def participant(self, email: str, name: str = "Dr. Sam Lee") -> dict[str, Any]:
@@ -216,6 +240,26 @@ class World:
         return items
 
 
+async def stream_messages(js: JetStreamContext, subject: str = "echo.ontario.>") -> list[Any]:
+    """Every message on the ontario stream under `subject`, read back from JetStream."""
+    sub = await js.pull_subscribe(subject, stream="ECHO_ONTARIO")
+    out: list[Any] = []
+    try:
+        while True:
+            out.extend(await sub.fetch(200, timeout=0.5))
+    except Exception:  # noqa: S110 - a fetch timeout means the subject is drained
+        pass
+    await sub.unsubscribe()
+    return out
+
+
+async def stream_events(js: JetStreamContext, event_name: str) -> list[Any]:
+    """The decoded attendance events of one kind on the ontario stream."""
+    return [
+        decode(m.data) for m in await stream_messages(js, f"echo.ontario.attendance.{event_name}")
+    ]
+
+
 def settings_for(database_url: str, nats_url: str | None, **extra: Any) -> AttendanceSettings:
     return AttendanceSettings(
         database_url=database_url,
@@ -229,11 +273,18 @@ def settings_for(database_url: str, nats_url: str | None, **extra: Any) -> Atten
 
 @asynccontextmanager
 async def world(
-    database_url: str, nats_url: str | None, js: JetStreamContext | None, **extra: Any
+    database_url: str,
+    nats_url: str | None,
+    js: JetStreamContext | None,
+    *,
+    clock: Clock | None = None,
+    **extra: Any,
 ) -> AsyncIterator[World]:
-    runtime = bootstrap(settings_for(database_url, nats_url, **extra))
+    # The evaluation sender's loop stays off unless a test asks: tests call `sender.tick()`.
+    extra.setdefault("evaluation_sender", False)
+    runtime, sender = build(settings_for(database_url, nats_url, **extra), clock=clock)
     async with running(runtime) as client:
-        yield World(client=client, runtime=runtime, js=js)
+        yield World(client=client, runtime=runtime, js=js, sender=sender)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from pydantic_settings import SettingsConfigDict
 
 DEV_WEBHOOK_SECRET = "echo-development-webhook-secret"  # noqa: S105 - refused in production
 DEV_CERTIFICATE_SECRET = "echo-development-certificate-secret"  # noqa: S105
+DEV_EVALUATION_SECRET = "echo-development-evaluation-secret"  # noqa: S105
 
 
 class AttendanceSettings(ServiceSettings):
@@ -37,6 +38,15 @@ class AttendanceSettings(ServiceSettings):
     certificate_secret: str = DEV_CERTIFICATE_SECRET
     #: A TTF font for certificates (Unicode names); DejaVu Sans when installed, else Helvetica.
     certificate_font: str | None = None
+    #: Signs the evaluation links sent to attendees and keys the "already answered" markers.
+    evaluation_secret: str = DEV_EVALUATION_SECRET
+    #: The start of every evaluation link; default `PUBLIC_URL`, else this host and port.
+    public_base_url: str = ""
+    #: Run the background job that sends each session's survey after the form's delay.
+    evaluation_sender: bool = True
+    evaluation_interval_seconds: float = Field(default=30, gt=0, le=3600)
+    #: Sessions that ended longer ago than this are not surveyed automatically.
+    evaluation_lookback_hours: int = Field(default=72, ge=1, le=24 * 60)
     accreditation_statement: str = (
         "This activity was planned and delivered as accredited continuing professional "
         "development. Participants should claim only the credit commensurate with the "
@@ -44,13 +54,24 @@ class AttendanceSettings(ServiceSettings):
     )
 
     @model_validator(mode="after")
+    def _link_base(self) -> Self:
+        if not self.public_base_url:
+            self.public_base_url = self.public_url or f"http://127.0.0.1:{self.port}"
+        return self
+
+    @model_validator(mode="after")
     def _refuse_dev_webhook_secrets(self) -> Self:
         if self.environment is Environment.PRODUCTION:
             weak = [p for p, s in self.webhook_secrets.items() if s == DEV_WEBHOOK_SECRET]
-            if weak or self.certificate_secret == DEV_CERTIFICATE_SECRET:
+            if (
+                weak
+                or self.certificate_secret == DEV_CERTIFICATE_SECRET
+                or self.evaluation_secret == DEV_EVALUATION_SECRET
+            ):
                 raise ValueError(
-                    "production needs ATTENDANCE_WEBHOOK_SECRETS per provider and"
-                    " ATTENDANCE_CERTIFICATE_SECRET; the development secrets are refused"
+                    "production needs ATTENDANCE_WEBHOOK_SECRETS per provider,"
+                    " ATTENDANCE_CERTIFICATE_SECRET and ATTENDANCE_EVALUATION_SECRET;"
+                    " the development secrets are refused"
                     + (f" (providers {weak})" if weak else "")
                 )
         return self

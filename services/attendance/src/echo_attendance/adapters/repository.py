@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from echo_contracts.events import QuestionKind
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +18,14 @@ from echo_attendance.adapters.tables import (
     certificates,
     credit_rules,
     credits,
+    evaluation_forms,
+    evaluation_markers,
+    evaluation_requests,
+    evaluation_responses,
+    evaluation_rounds,
+    guest_admissions,
+    guest_policies,
+    guests,
     participants,
     presence_edges,
     programme_titles,
@@ -26,6 +35,8 @@ from echo_attendance.adapters.tables import (
     video_meetings,
     webhook_receipts,
 )
+from echo_attendance.domain.evaluation import EvaluationForm, Question
+from echo_attendance.domain.guests import GuestPolicy
 from echo_attendance.domain.model import CreditRule, Edge, EdgeKind, Window
 
 Row = dict[str, Any]
@@ -112,6 +123,19 @@ class SqlaAttendanceRepository:
             )
         )
         return None if found is None else str(found)
+
+    async def lock_programme(self, programme_id: uuid.UUID) -> bool:
+        """Take the programme's row for this transaction (a no-op write); False when unknown.
+
+        A write as the first statement: PostgreSQL locks the row, SQLite takes its write lock
+        before anything is read, so changes of one programme's settings run one after another.
+        """
+        result = await self.session.execute(
+            sa.update(programmes)
+            .where(programmes.c.id == programme_id)
+            .values(region=programmes.c.region)
+        )
+        return bool(_rowcount(result))
 
     async def programme(self, programme_id: uuid.UUID) -> Row | None:
         return await self._first(sa.select(programmes).where(programmes.c.id == programme_id))
@@ -341,6 +365,7 @@ class SqlaAttendanceRepository:
         record_id: uuid.UUID,
         participant_id: uuid.UUID | None,
         source: str,
+        guest_id: uuid.UUID | None = None,
     ) -> Row:
         """The attendee's record, created empty (revision 0) if needed, locked until commit.
 
@@ -361,6 +386,8 @@ class SqlaAttendanceRepository:
             override_seconds=None,
             revision=0,
             updated_at=now,
+            guest_id=guest_id,
+            over_limit=False,
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=["session_id", "attendee_key"],
@@ -507,6 +534,284 @@ class SqlaAttendanceRepository:
             await self.session.execute(
                 sa.update(certificates).where(certificates.c.id == values["id"]).values(**values)
             )
+
+    # ------------------------------------------------------------------ guests
+
+    async def guest_policy(self, programme_id: uuid.UUID) -> GuestPolicy:
+        row = await self._first(
+            sa.select(guest_policies).where(guest_policies.c.programme_id == programme_id)
+        )
+        if row is None:
+            return GuestPolicy()
+        return GuestPolicy(row["max_guests_per_session"], row["register_after_sessions"])
+
+    async def set_guest_policy(
+        self, programme_id: uuid.UUID, policy: GuestPolicy, actor: str
+    ) -> None:
+        values = {
+            "max_guests_per_session": policy.max_guests_per_session,
+            "register_after_sessions": policy.register_after_sessions,
+            "updated_by": actor,
+            "updated_at": datetime.now(UTC),
+        }
+        stmt = self._insert(guest_policies).values(programme_id=programme_id, **values)
+        await self.session.execute(
+            stmt.on_conflict_do_update(index_elements=["programme_id"], set_=values)
+        )
+
+    async def ensure_guest(
+        self, programme_id: uuid.UUID, attendee_key: str, name: str | None, email: str | None
+    ) -> uuid.UUID:
+        """The programme's guest with this key, made on first sight (same email, same guest)."""
+        await self.session.execute(
+            self._insert(guests)
+            .values(
+                id=uuid.uuid4(),
+                programme_id=programme_id,
+                attendee_key=attendee_key,
+                name=name,
+                email=email,
+                created_at=datetime.now(UTC),
+            )
+            .on_conflict_do_nothing(index_elements=["programme_id", "attendee_key"])
+        )
+        row = await self._first(
+            sa.select(guests).where(
+                guests.c.programme_id == programme_id, guests.c.attendee_key == attendee_key
+            )
+        )
+        assert row is not None
+        if name and not row["name"]:
+            await self.session.execute(
+                sa.update(guests).where(guests.c.id == row["id"]).values(name=name)
+            )
+        return uuid.UUID(str(row["id"]))
+
+    async def lock_session(self, session_id: uuid.UUID) -> None:
+        """Serialise guest admissions of one session (PostgreSQL row lock; SQLite's write lock)."""
+        await self.session.execute(
+            sa.select(sessions.c.id).where(sessions.c.id == session_id).with_for_update()
+        )
+
+    async def guest_admitted(self, session_id: uuid.UUID, guest_id: uuid.UUID) -> bool:
+        found = await self.session.scalar(
+            sa.select(guest_admissions.c.guest_id).where(
+                guest_admissions.c.session_id == session_id,
+                guest_admissions.c.guest_id == guest_id,
+            )
+        )
+        return found is not None
+
+    async def guest_places_taken(self, session_id: uuid.UUID, at_most: int) -> int:
+        """Guests admitted to the session, counted up to `at_most` (the cap is all that matters)."""
+        taken = (
+            sa.select(sa.literal(1))
+            .select_from(guest_admissions)
+            .where(guest_admissions.c.session_id == session_id)
+            .limit(at_most)
+            .subquery()
+        )
+        count = await self.session.scalar(sa.select(sa.func.count()).select_from(taken))
+        return int(count or 0)
+
+    async def guest_sessions_attended(
+        self, programme_id: uuid.UUID, attendee_key: str, other_than: uuid.UUID
+    ) -> int:
+        """Other sessions of the programme this guest was present in (over the limit or not)."""
+        count = await self.session.scalar(
+            sa.select(sa.func.count(sa.distinct(attendance.c.session_id))).where(
+                attendance.c.programme_id == programme_id,
+                attendance.c.attendee_key == attendee_key,
+                attendance.c.session_id != other_than,
+            )
+        )
+        return int(count or 0)
+
+    async def admit_guest(self, session_id: uuid.UUID, guest_id: uuid.UUID) -> None:
+        await self.session.execute(
+            self._insert(guest_admissions)
+            .values(session_id=session_id, guest_id=guest_id, admitted_at=datetime.now(UTC))
+            .on_conflict_do_nothing(index_elements=["session_id", "guest_id"])
+        )
+
+    # ------------------------------------------------------------------ evaluation forms
+
+    async def evaluation_form(
+        self, programme_id: uuid.UUID, version: int | None = None
+    ) -> EvaluationForm | None:
+        """A version of the programme's form (the current one when `version` is None)."""
+        query = sa.select(evaluation_forms).where(evaluation_forms.c.programme_id == programme_id)
+        if version is not None:
+            query = query.where(evaluation_forms.c.version == version)
+        row = await self._first(query.order_by(evaluation_forms.c.version.desc()).limit(1))
+        return None if row is None else _form(row)
+
+    async def add_evaluation_form(
+        self, programme_id: uuid.UUID, form: EvaluationForm, actor: str
+    ) -> None:
+        await self.session.execute(
+            sa.insert(evaluation_forms).values(
+                programme_id=programme_id,
+                version=form.version,
+                questions=[
+                    {
+                        "code": q.code,
+                        "kind": q.kind.value,
+                        "text": q.text,
+                        "required": q.required,
+                        "language": q.language,
+                    }
+                    for q in form.questions
+                ],
+                anonymous=form.anonymous,
+                send_after_minutes=form.send_after_minutes,
+                open_days=form.open_days,
+                created_by=actor,
+                created_at=datetime.now(UTC),
+            )
+        )
+
+    # ------------------------------------------------------------------ evaluation rounds
+
+    async def claim_evaluation_round(self, values: Row) -> bool:
+        """Claim a session's survey round; False when another sender already did (exactly once)."""
+        result = await self.session.execute(
+            self._insert(evaluation_rounds)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["session_id"])
+        )
+        return bool(_rowcount(result))
+
+    async def set_invited(self, session_id: uuid.UUID, invited: int) -> None:
+        await self.session.execute(
+            sa.update(evaluation_rounds)
+            .where(evaluation_rounds.c.session_id == session_id)
+            .values(invited=invited)
+        )
+
+    async def evaluation_round(self, session_id: uuid.UUID) -> Row | None:
+        return await self._first(
+            sa.select(evaluation_rounds).where(evaluation_rounds.c.session_id == session_id)
+        )
+
+    async def evaluation_attendees(self, session_id: uuid.UUID) -> list[uuid.UUID]:
+        """Registered participants with any attended time in the session (guests excluded)."""
+        rows = await self.session.scalars(
+            sa.select(attendance.c.participant_id)
+            .where(
+                attendance.c.session_id == session_id,
+                attendance.c.participant_id.is_not(None),
+                attendance.c.attended_seconds > 0,
+            )
+            .order_by(attendance.c.participant_id)
+        )
+        return [uuid.UUID(str(r)) for r in rows]
+
+    async def attended(self, session_id: uuid.UUID, participant_id: uuid.UUID) -> bool:
+        found = await self.session.scalar(
+            sa.select(attendance.c.id).where(
+                attendance.c.session_id == session_id,
+                attendance.c.participant_id == participant_id,
+                attendance.c.attended_seconds > 0,
+            )
+        )
+        return found is not None
+
+    async def add_evaluation_requests(self, rows: list[Row]) -> None:
+        if rows:
+            await self.session.execute(sa.insert(evaluation_requests), rows)
+
+    async def evaluation_request(self, request_id: uuid.UUID) -> Row | None:
+        return await self._first(
+            sa.select(evaluation_requests).where(evaluation_requests.c.id == request_id)
+        )
+
+    async def sessions_due_for_evaluation(self, now: datetime, since: datetime) -> list[Row]:
+        """Ended sessions since `since` whose programme has a form and that have no round yet."""
+        has_form = sa.exists().where(evaluation_forms.c.programme_id == sessions.c.programme_id)
+        has_round = sa.exists().where(evaluation_rounds.c.session_id == sessions.c.id)
+        rows = await self.session.execute(
+            sa.select(sessions)
+            .where(
+                sessions.c.status != "cancelled",
+                sessions.c.ends_at.is_not(None),
+                sessions.c.ends_at <= now,
+                sessions.c.ends_at >= since,
+                has_form,
+                ~has_round,
+            )
+            .order_by(sessions.c.ends_at)
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    # ------------------------------------------------------------------ evaluation answers
+
+    async def mark_answered(self, session_id: uuid.UUID, marker: str) -> bool:
+        """Record that someone answered; False when they already had (one answer per person)."""
+        result = await self.session.execute(
+            self._insert(evaluation_markers)
+            .values(session_id=session_id, marker=marker)
+            .on_conflict_do_nothing(index_elements=["session_id", "marker"])
+        )
+        return bool(_rowcount(result))
+
+    async def marker_free(self, session_id: uuid.UUID, marker: str) -> bool:
+        found = await self.session.scalar(
+            sa.select(evaluation_markers.c.marker).where(
+                evaluation_markers.c.session_id == session_id,
+                evaluation_markers.c.marker == marker,
+            )
+        )
+        return found is None
+
+    async def add_evaluation_response(self, values: Row) -> None:
+        await self.session.execute(sa.insert(evaluation_responses).values(**values))
+
+    async def evaluation_responses(
+        self, session_id: uuid.UUID, limit: int, offset: int
+    ) -> tuple[list[Row], int]:
+        return await self._page(
+            sa.select(evaluation_responses).where(evaluation_responses.c.session_id == session_id),
+            [evaluation_responses.c.submitted_on, evaluation_responses.c.id],
+            limit,
+            offset,
+        )
+
+    async def programme_evaluations(self, programme_id: uuid.UUID) -> tuple[list[Row], list[Row]]:
+        """The programme's survey rounds and the scores of its responses (no comments)."""
+        rounds = await self.session.execute(
+            sa.select(evaluation_rounds)
+            .where(evaluation_rounds.c.programme_id == programme_id)
+            .order_by(evaluation_rounds.c.opened_at)
+        )
+        responses = await self.session.execute(
+            sa.select(
+                evaluation_responses.c.session_id,
+                evaluation_responses.c.form_version,
+                evaluation_responses.c.scores,
+                evaluation_responses.c.comment.is_not(None).label("has_comment"),
+            ).where(evaluation_responses.c.programme_id == programme_id)
+        )
+        return [dict(r) for r in rounds.mappings()], [dict(r) for r in responses.mappings()]
+
+
+def _form(row: Row) -> EvaluationForm:
+    return EvaluationForm(
+        version=int(row["version"]),
+        questions=tuple(
+            Question(
+                code=q["code"],
+                kind=QuestionKind(q["kind"]),
+                text=q["text"],
+                required=bool(q["required"]),
+                language=q.get("language"),
+            )
+            for q in row["questions"]
+        ),
+        anonymous=bool(row["anonymous"]),
+        send_after_minutes=int(row["send_after_minutes"]),
+        open_days=int(row["open_days"]),
+    )
 
 
 def window_of(row: Row) -> Window | None:

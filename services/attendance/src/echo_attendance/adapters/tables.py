@@ -125,6 +125,10 @@ attendance = sa.Table(
     sa.Column("override_seconds", sa.Integer),
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    #: The guest (guests.id) when the attendee is not a registered participant.
+    sa.Column("guest_id", sa.Uuid),
+    #: A guest present beyond the programme's guest limits: recorded, never admitted or credited.
+    sa.Column("over_limit", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("session_id", "attendee_key", name="uq_attendance_attendee"),
 )
 
@@ -135,12 +139,14 @@ attendance_adjustments = sa.Table(
     sa.Column("id", sa.Uuid, primary_key=True),
     sa.Column("attendance_id", sa.Uuid, nullable=False, index=True),
     sa.Column("session_id", sa.Uuid, nullable=False),
-    sa.Column("participant_id", sa.Uuid, nullable=False),
+    #: The participant, or empty for a guest (then `guest_id`).
+    sa.Column("participant_id", sa.Uuid),
     sa.Column("previous_seconds", sa.Integer),
     sa.Column("attended_seconds", sa.Integer, nullable=False),
     sa.Column("reason", sa.String(500), nullable=False),
     sa.Column("actor", sa.String(64), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("guest_id", sa.Uuid),
 )
 
 credit_rules = sa.Table(
@@ -177,6 +183,101 @@ certificates = sa.Table(
     sa.Column("verification_code", sa.String(32), nullable=False),
     sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("participant_id", "programme_id", name="uq_certificates_person"),
+)
+
+#: Unregistered people who joined a programme's sessions: name and email only, never published.
+guests = sa.Table(
+    "guests",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("programme_id", sa.Uuid, nullable=False),
+    sa.Column("attendee_key", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(200)),
+    sa.Column("email", sa.String(254)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("programme_id", "attendee_key", name="uq_guests_programme_key"),
+)
+
+guest_policies = sa.Table(
+    "guest_policies",
+    metadata,
+    sa.Column("programme_id", sa.Uuid, primary_key=True),
+    sa.Column("max_guests_per_session", sa.Integer),
+    sa.Column("register_after_sessions", sa.Integer),
+    sa.Column("updated_by", sa.String(64), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+#: A guest let into a session (by the join endpoint or a webhook join under the limits).
+guest_admissions = sa.Table(
+    "guest_admissions",
+    metadata,
+    sa.Column("session_id", sa.Uuid, primary_key=True),
+    sa.Column("guest_id", sa.Uuid, primary_key=True),
+    sa.Column("admitted_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+#: Versioned post-session survey forms per programme.
+evaluation_forms = sa.Table(
+    "evaluation_forms",
+    metadata,
+    sa.Column("programme_id", sa.Uuid, primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("questions", sa.JSON, nullable=False),
+    sa.Column("anonymous", sa.Boolean, nullable=False),
+    sa.Column("send_after_minutes", sa.Integer, nullable=False),
+    sa.Column("open_days", sa.Integer, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+#: One survey round per session; the primary key is the claim that makes sending exactly once.
+evaluation_rounds = sa.Table(
+    "evaluation_rounds",
+    metadata,
+    sa.Column("session_id", sa.Uuid, primary_key=True),
+    sa.Column("programme_id", sa.Uuid, nullable=False, index=True),
+    sa.Column("form_version", sa.Integer, nullable=False),
+    sa.Column("invited", sa.Integer, nullable=False),
+    sa.Column("trigger", sa.String(16), nullable=False),
+    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("closes_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+#: One request per attendee of a surveyed session.
+evaluation_requests = sa.Table(
+    "evaluation_requests",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("session_id", sa.Uuid, nullable=False),
+    sa.Column("participant_id", sa.Uuid, nullable=False),
+    sa.Column("programme_id", sa.Uuid, nullable=False),
+    sa.Column("form_version", sa.Integer, nullable=False),
+    sa.Column("closes_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("session_id", "participant_id", name="uq_evaluation_requests_person"),
+)
+
+#: One-way "already answered" marks (keyed digest of session and person): once per person.
+evaluation_markers = sa.Table(
+    "evaluation_markers",
+    metadata,
+    sa.Column("session_id", sa.Uuid, primary_key=True),
+    sa.Column("marker", sa.String(64), primary_key=True),
+)
+
+#: Answers; `participant_id` is empty when the form was anonymous. Comments stay here.
+evaluation_responses = sa.Table(
+    "evaluation_responses",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("session_id", sa.Uuid, nullable=False, index=True),
+    sa.Column("programme_id", sa.Uuid, nullable=False, index=True),
+    sa.Column("form_version", sa.Integer, nullable=False),
+    sa.Column("participant_id", sa.Uuid),
+    sa.Column("scores", sa.JSON, nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("submitted_on", sa.Date, nullable=False),
 )
 
 outbox, inbox = add_messaging_tables(metadata)

@@ -12,7 +12,7 @@ import hmac
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -109,6 +109,8 @@ class PresenceSignal:
     join_token: str | None = None
     #: The tool's stable id of the person, to key a guest (never the display name).
     external_id: str | None = None
+    #: The name the person typed: kept only for guests, in the region, never logged or published.
+    name: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,7 @@ def parse_zoom(body: bytes) -> Parsed:
         email=email.lower() if email else None,
         join_token=_text(person.get("customer_key"), 128),
         external_id=external,
+        name=_text(person.get("user_name"), 200),
     )
 
 
@@ -236,6 +239,7 @@ def parse_generic(body: bytes) -> Parsed:
         email=email.lower() if email else None,
         join_token=token,
         external_id=external,
+        name=_text(raw.get("name"), 200),
     )
 
 

@@ -16,7 +16,7 @@ from echo_runtime.pagination import Page, PageDep
 from echo_runtime.problems import Problem
 from echo_runtime.service import RuntimeDep, ServiceRuntime
 from fastapi import APIRouter, Depends, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from echo_attendance.adapters.certificate_pdf import FpdfCertificateRenderer
 from echo_attendance.adapters.repository import Row, SqlaAttendanceRepository
@@ -46,7 +46,7 @@ STAFF = (Role.HUB_ADMIN, Role.FACILITATOR)
 READERS = (Role.HUB_ADMIN, Role.FACILITATOR, Role.EXPERT, Role.OBSERVER)
 
 
-def settings_of(runtime: RuntimeDep) -> AttendanceSettings:
+async def settings_of(runtime: RuntimeDep) -> AttendanceSettings:
     settings = runtime.settings
     if not isinstance(settings, AttendanceSettings):
         raise TypeError("the attendance runtime needs AttendanceSettings")
@@ -123,10 +123,23 @@ class VideoMeetingOut(BaseModel):
     programme_id: uuid.UUID
 
 
+class GuestIn(_In):
+    name: str = Field(min_length=1, max_length=200)
+    email: Email
+
+
 class ManualAttendanceIn(_In):
-    participant_id: uuid.UUID
+    #: A registered participant, or else `guest` (someone unregistered: name and email).
+    participant_id: uuid.UUID | None = None
+    guest: GuestIn | None = None
     attended_minutes: float = Field(ge=0, le=240)
     reason: str = Field(min_length=5, max_length=500)
+
+    @model_validator(mode="after")
+    def _one_attendee(self) -> ManualAttendanceIn:
+        if (self.participant_id is None) == (self.guest is None):
+            raise ValueError("give either participant_id or guest (name and email), not both")
+        return self
 
 
 class AttendanceOut(BaseModel):
@@ -135,6 +148,9 @@ class AttendanceOut(BaseModel):
     programme_id: uuid.UUID
     participant_id: uuid.UUID | None
     guest: bool
+    guest_id: uuid.UUID | None = None
+    #: A guest present beyond the programme's guest limits (recorded, not admitted).
+    over_limit: bool = False
     attended_seconds: int
     session_seconds: int
     attended_percent: float
@@ -152,6 +168,8 @@ class AttendanceOut(BaseModel):
             programme_id=row["programme_id"],
             participant_id=row["participant_id"],
             guest=row["participant_id"] is None,
+            guest_id=row.get("guest_id"),
+            over_limit=bool(row.get("over_limit")),
             attended_seconds=attended,
             session_seconds=session_seconds,
             attended_percent=round(100 * attended / session_seconds, 2) if session_seconds else 0,
@@ -164,7 +182,8 @@ class AttendanceOut(BaseModel):
 class AdjustmentOut(BaseModel):
     id: uuid.UUID
     attendance_id: uuid.UUID
-    participant_id: uuid.UUID
+    participant_id: uuid.UUID | None
+    guest_id: uuid.UUID | None = None
     previous_seconds: int | None
     attended_seconds: int
     reason: str
@@ -421,6 +440,8 @@ async def post_manual_attendance(
         RecordManualAttendance(
             session_id=session_id,
             participant_id=body.participant_id,
+            guest_name=body.guest.name if body.guest else None,
+            guest_email=str(body.guest.email) if body.guest else None,
             attended_minutes=body.attended_minutes,
             reason=body.reason,
             actor=principal.subject,

@@ -14,7 +14,8 @@ from echo_contracts.events import AttendanceSource
 from echo_runtime.logging import get_logger
 from echo_runtime.service import ServiceRuntime
 
-from echo_attendance.adapters.repository import WHOLE_MEETING, Row, SqlaAttendanceRepository
+from echo_attendance.adapters.repository import WHOLE_MEETING, Row, SqlaAttendanceRepository, utc
+from echo_attendance.domain.guests import guest_email_key
 from echo_attendance.domain.model import (
     Edge,
     EdgeKind,
@@ -35,6 +36,7 @@ from echo_attendance.domain.webhooks import (
     url_validation_answer,
     verify,
 )
+from echo_attendance.service_layer.guests import admit_guest
 from echo_attendance.service_layer.recording import refresh_record
 from echo_attendance.settings import AttendanceSettings
 
@@ -103,14 +105,30 @@ async def _record_signal(
     participant = await repo.registrant(
         session_row["programme_id"], signal.email, signal.join_token
     )
+    guest_id: uuid.UUID | None = None
+    over_limit = False
     if participant is not None:
         key = str(participant)
     else:
-        stable = signal.email or signal.external_id or signal.join_token or signal.connection
-        key = guest_key(signal.provider, stable)
+        if signal.email:
+            key = guest_email_key(signal.email)
+        else:
+            stable = signal.external_id or signal.join_token or signal.connection
+            key = guest_key(signal.provider, stable)
+        guest_id = await repo.ensure_guest(
+            session_row["programme_id"], key, signal.name, signal.email
+        )
+        if signal.kind is EdgeKind.JOIN:
+            # The call happened either way: a refused guest is recorded, flagged, never credited.
+            over_limit = await admit_guest(repo, session_row, guest_id, key) is not None
+        else:
+            over_limit = not await repo.guest_admitted(session_row["id"], guest_id)
     record = await repo.lock_record(
-        session_row, key, attendance_id(session_row["id"], key), participant, source
+        session_row, key, attendance_id(session_row["id"], key), participant, source, guest_id
     )
+    if guest_id is not None and bool(record["over_limit"]) != over_limit:
+        await repo.update_record(record["id"], over_limit=over_limit)
+        record = {**record, "over_limit": over_limit}
     fresh = await repo.add_edge(session_row["id"], key, source, edge)
     if not fresh and record["revision"] > 0:
         return (
@@ -154,41 +172,70 @@ async def _session_for(
 @dataclass(frozen=True)
 class RecordManualAttendance:
     session_id: uuid.UUID
-    participant_id: uuid.UUID
+    participant_id: uuid.UUID | None
     attended_minutes: float
     reason: str
     actor: str
+    #: An unregistered attendee (instead of `participant_id`): kept as a guest.
+    guest_name: str | None = None
+    guest_email: str | None = None
 
 
 async def record_manual_attendance(runtime: ServiceRuntime, cmd: RecordManualAttendance) -> Row:
-    """Set a participant's attended time by hand; audited, and marked adjusted everywhere."""
+    """Set an attendee's attended time by hand; audited, and marked adjusted everywhere.
+
+    A guest (no registration) is kept by email like a webhook guest, under the same limits:
+    beyond them the record is flagged `over_limit`.
+    """
     async with runtime.db.transaction() as session:
         repo = SqlaAttendanceRepository(session)
         session_row = await repo.session_row(cmd.session_id)
         if session_row is None or session_row["ends_at"] is None:
             raise SessionNotFound(f"no session {cmd.session_id} known here")
-        if await repo.registration(cmd.participant_id, session_row["programme_id"]) is None:
-            raise NotRegistered("the participant is not registered to this session's programme")
-        session_seconds = int((session_row["ends_at"] - session_row["starts_at"]).total_seconds())
+        session_seconds = int(
+            (utc(session_row["ends_at"]) - utc(session_row["starts_at"])).total_seconds()
+        )
         seconds = round(cmd.attended_minutes * 60)
         if seconds > session_seconds:
             raise InvalidAttendance(
                 f"attended_minutes exceeds the session's {session_seconds // 60} minutes"
             )
-        key = str(cmd.participant_id)
+        guest_id: uuid.UUID | None = None
+        over_limit = False
+        participant = cmd.participant_id
+        if participant is not None:
+            if await repo.registration(participant, session_row["programme_id"]) is None:
+                raise NotRegistered(
+                    "the participant is not registered to this session's programme;"
+                    " register them, or record them as a guest (name and email)"
+                )
+            key = str(participant)
+        else:
+            email = (cmd.guest_email or "").strip().lower()
+            registered = await repo.registrant(session_row["programme_id"], email, None)
+            if registered is not None:
+                participant, key = registered, str(registered)
+            else:
+                key = guest_email_key(email)
+                guest_id = await repo.ensure_guest(
+                    session_row["programme_id"], key, cmd.guest_name, email
+                )
+                over_limit = await admit_guest(repo, session_row, guest_id, key) is not None
         record = await repo.lock_record(
             session_row,
             key,
             attendance_id(session_row["id"], key),
-            cmd.participant_id,
+            participant,
             AttendanceSource.MANUAL.value,
+            guest_id,
         )
         await repo.add_adjustment(
             {
                 "id": uuid.uuid4(),
                 "attendance_id": record["id"],
                 "session_id": session_row["id"],
-                "participant_id": cmd.participant_id,
+                "participant_id": participant,
+                "guest_id": guest_id,
                 "previous_seconds": record["attended_seconds"] if record["revision"] else None,
                 "attended_seconds": seconds,
                 "reason": cmd.reason,
@@ -196,8 +243,8 @@ async def record_manual_attendance(runtime: ServiceRuntime, cmd: RecordManualAtt
                 "created_at": datetime.now(UTC),
             }
         )
-        await repo.update_record(record["id"], override_seconds=seconds)
-        record = {**record, "override_seconds": seconds}
+        await repo.update_record(record["id"], override_seconds=seconds, over_limit=over_limit)
+        record = {**record, "override_seconds": seconds, "over_limit": over_limit}
         events = await refresh_record(
             repo, session_row, record, source=AttendanceSource.MANUAL.value
         )
@@ -205,7 +252,7 @@ async def record_manual_attendance(runtime: ServiceRuntime, cmd: RecordManualAtt
             await runtime.emit(session, session_row["region"], *events)
         result: dict[str, Any] = dict(
             await repo.lock_record(
-                session_row, key, record["id"], cmd.participant_id, AttendanceSource.MANUAL.value
+                session_row, key, record["id"], participant, AttendanceSource.MANUAL.value
             )
         )
     log.info("attendance_adjusted", session_id=str(cmd.session_id), events=len(events))

@@ -56,6 +56,7 @@ async def refresh_record(
                 programme_id=session_row["programme_id"],
                 participant_id=participant,
                 guest=participant is None,
+                guest_id=record.get("guest_id"),
                 attended_seconds=attended,
                 session_seconds=window.seconds,
                 source=AttendanceSource(new_source),
