@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 
+from echo_runtime.clock import Clock, SystemClock
 from echo_runtime.service import ServiceRuntime
 from echo_runtime.settings import ServiceSettings
 
@@ -17,13 +19,14 @@ from echo_notifications.domain.model import (
     UnknownTimeZone,
     UnsupportedChannel,
     UnsupportedLanguage,
+    UnsupportedOptOut,
     UnsupportedTopic,
     WebhookUrlMissing,
 )
-from echo_notifications.domain.ports import ChannelSender, Clock, SystemClock
+from echo_notifications.domain.ports import ChannelSender
 from echo_notifications.entrypoints.http import router
 from echo_notifications.service_layer.dispatcher import Dispatcher
-from echo_notifications.service_layer.handlers import HANDLERS
+from echo_notifications.service_layer.handlers import handlers
 from echo_notifications.settings import NotificationsSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -55,7 +58,9 @@ def build(
         settings,
         metadata=metadata,
         migrations=MIGRATIONS,
-        handlers=HANDLERS,
+        handlers=handlers(
+            recommendations_grace=timedelta(seconds=settings.recommendations_grace_seconds)
+        ),
         routers=[router],
         domain_errors={
             UnknownTimeZone: unprocessable,
@@ -64,6 +69,7 @@ def build(
             WebhookUrlMissing: unprocessable,
             InvalidQuietHours: unprocessable,
             UnsupportedTopic: unprocessable,
+            UnsupportedOptOut: unprocessable,
         },
         background=[dispatcher.run] if settings.dispatcher else [],
         title="ECHO notifications",

@@ -38,6 +38,12 @@ class NotificationsSettings(ServiceSettings):
 
     #: Where participants join a session; `{session_id}` and `{region}` are filled in.
     join_url: str = "http://127.0.0.1:8101/sessions/{session_id}/join"
+    #: Where participants find a programme's library (recordings, slides); placeholders
+    #: `{programme_id}`, `{region}`, `{material_id}` and `{session_id}` are filled in.
+    library_url: str = "http://127.0.0.1:8101/v1/programmes/{programme_id}/materials"
+    #: How long a "recommendations are ready" message waits for the recommendations' text (the
+    #: regional RecommendationsRecorded), so the presenter gets one message, with the text.
+    recommendations_grace_seconds: float = Field(default=120.0, ge=0, le=86400)
 
     # the background dispatcher
     dispatcher: bool = True
@@ -49,6 +55,17 @@ class NotificationsSettings(ServiceSettings):
     retry_max_seconds: float = Field(default=3600.0, gt=0)
     #: A claimed delivery whose sender died is claimed again after this long (same Message-ID).
     claim_lease_seconds: float = Field(default=300.0, gt=0)
+
+    @model_validator(mode="after")
+    def _library_url_placeholders(self) -> Self:
+        try:
+            self.library_url.format(programme_id="p", region="r", material_id="m", session_id="s")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(
+                "NOTIFICATIONS_LIBRARY_URL may use only {programme_id}, {region}, {material_id}"
+                " and {session_id} as placeholders"
+            ) from None
+        return self
 
     @model_validator(mode="after")
     def _refuse_dev_webhook_secret(self) -> Self:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -32,9 +31,10 @@ from echo_contracts import (
 )
 from echo_contracts.events import Profession
 from echo_notifications.bootstrap import build
-from echo_notifications.domain.ports import ManualClock
 from echo_notifications.service_layer.dispatcher import Dispatcher
 from echo_notifications.settings import NotificationsSettings
+from echo_runtime.clock import ManualClock
+from echo_runtime.natsserver import free_port
 from echo_runtime.service import ServiceRuntime
 from echo_runtime.testing import eventually, running
 from nats.js import JetStreamContext
@@ -42,12 +42,6 @@ from nats.js import JetStreamContext
 REGION = "ontario"
 STREAM = "ECHO_ONTARIO"
 DURABLE = "notifications-inbox"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class SmtpSink:

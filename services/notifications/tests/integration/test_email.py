@@ -135,6 +135,9 @@ async def test_messages_arrive_in_the_recipients_language_local_time_and_with_a_
                 hours=7.5,
             ),
         )
+        # With no recommendations text coming, the short "recommendations are ready" message
+        # goes out once its grace period for the text is over.
+        w.clock.advance(timedelta(seconds=w.runtime.settings.recommendations_grace_seconds))
         await w.tick()
         subjects_hans = [m["Subject"] for m in smtp.to("hans@example.de")]
         assert "Votre cas est approuvé : votre programme" in subjects_hans

@@ -118,6 +118,7 @@ async def test_preferences_api_authenticates_validates_and_paginates(
             "quiet_hours": None,
             "webhook_url": None,
             "topics": None,
+            "opted_out": [],
         }
         body = {
             "channels": ["email", "webhook"],
@@ -153,8 +154,23 @@ async def test_preferences_api_authenticates_validates_and_paginates(
         assert await invalid({"quiet_hours": {"start": "22:00", "end": "22:00"}}) == ["quiet_hours"]
         assert await invalid({"colour": "blue"}) == ["colour"]
         assert await invalid({"topics": ["certificate_issued"]}) == ["topics"]
+        # Only optional messages can be opted out of (not one's own case or session changes).
+        opt = await client.put(url, json={**body, "opted_out": ["recommendations"]}, headers=mine)
+        assert opt.status_code == 422
+        [error] = opt.json()["errors"]
+        assert error["field"] == "opted_out"
+        assert "choose from ['evaluations', 'library']" in error["message"]
+        assert await invalid({"opted_out": "evaluations"}) == ["opted_out"]
         # Nothing invalid was stored.
         assert (await client.get(url, headers=mine)).json() == again
+        muted = await client.put(
+            url, json={**body, "opted_out": ["library", "evaluations", "library"]}, headers=mine
+        )
+        assert muted.status_code == 200, muted.text
+        assert (await client.get(url, headers=mine)).json()["opted_out"] == [
+            "library",
+            "evaluations",
+        ]
 
         assert (await client.get("/v1/deliveries")).status_code == 401
         listed = await client.get("/v1/deliveries?limit=5&offset=0", headers=mine)

@@ -43,7 +43,10 @@ def test_every_message_a_handler_can_record_has_a_template() -> None:
         "case_approved",
         "case_rejected",
         "recommendations_issued",
+        "recommendations_recorded",
         "certificate_issued",
+        "evaluation_requested",
+        "recording_available",
     }
     assert set(TEMPLATES) == expected
 

@@ -21,6 +21,7 @@ from echo_notifications.adapters.tables import (
     programmes,
     recipients,
     reminders,
+    removed_materials,
     sessions,
 )
 from echo_notifications.domain.model import (
@@ -146,6 +147,7 @@ class SqlaNotificationRepository:
             "quiet_end": prefs.quiet_hours.end if prefs.quiet_hours else None,
             "webhook_url": prefs.webhook_url,
             "topics": prefs.topics,
+            "opted_out": prefs.opted_out or None,
             "updated_at": at,
         }
         updated = await self.session.execute(
@@ -422,6 +424,59 @@ class SqlaNotificationRepository:
             .values(status=DeliveryStatus.CANCELLED.value, last_error="session_changed")
         )
 
+    async def cancel_pending_of_cause(self, cause_event_id: uuid.UUID, reason: str) -> int:
+        """Cancel the messages of one cause that have not gone out; how many were cancelled."""
+        result = await self.session.execute(
+            sa.update(deliveries)
+            .where(
+                deliveries.c.cause_event_id == cause_event_id,
+                deliveries.c.status == DeliveryStatus.PENDING.value,
+                deliveries.c.claimed_until.is_(None),  # one being sent now is left to finish
+            )
+            .values(status=DeliveryStatus.CANCELLED.value, last_error=reason, params={})
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def deliveries_of_cause(self, cause_event_id: uuid.UUID) -> list[dict[str, Any]]:
+        rows = (
+            await self.session.execute(
+                sa.select(deliveries).where(deliveries.c.cause_event_id == cause_event_id)
+            )
+        ).mappings()
+        return [dict(r) for r in rows]
+
+    async def replace_pending(
+        self, delivery_id: uuid.UUID, *, template: str, params: dict[str, Any], due_at: datetime
+    ) -> bool:
+        """Rewrite a message that has not gone out (nor is being sent); False when too late."""
+        result = await self.session.execute(
+            sa.update(deliveries)
+            .where(
+                deliveries.c.id == delivery_id,
+                deliveries.c.status == DeliveryStatus.PENDING.value,
+                deliveries.c.claimed_until.is_(None),
+                deliveries.c.attempts == 0,
+            )
+            .values(template=template, params=params, next_attempt_at=due_at)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def material_removed(
+        self, material_id: uuid.UUID, programme_id: uuid.UUID, at: datetime
+    ) -> None:
+        await self._insert_ignore(
+            removed_materials,
+            [{"material_id": material_id, "programme_id": programme_id, "removed_at": at}],
+        )
+
+    async def is_material_removed(self, material_id: uuid.UUID) -> bool:
+        found = await self.session.scalar(
+            sa.select(removed_materials.c.material_id).where(
+                removed_materials.c.material_id == material_id
+            )
+        )
+        return found is not None
+
     async def claimable(self, now: datetime, limit: int) -> list[uuid.UUID]:
         rows = await self.session.execute(
             sa.select(deliveries.c.id)
@@ -526,4 +581,5 @@ def _preferences(row: Any) -> Preferences:
         quiet_hours=QuietHours(start, end) if start is not None and end is not None else None,
         webhook_url=row["webhook_url"],
         topics=list(row["topics"]) if row["topics"] is not None else None,
+        opted_out=list(row["opted_out"] or []),
     )

@@ -33,6 +33,7 @@ preferences = sa.Table(
     sa.Column("webhook_url", sa.String(2000)),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("topics", sa.JSON),
+    sa.Column("opted_out", sa.JSON),
 )
 
 programmes = sa.Table(
@@ -83,6 +84,15 @@ agendas = sa.Table(
     sa.Column("presenter_name", sa.String(200)),
     sa.Column("case_count", sa.Integer, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+#: Library items withdrawn: a MaterialAdded arriving after its MaterialRemoved tells no one.
+removed_materials = sa.Table(
+    "removed_materials",
+    metadata,
+    sa.Column("material_id", sa.Uuid, primary_key=True),
+    sa.Column("programme_id", sa.Uuid, nullable=False),
+    sa.Column("removed_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 #: Due-time reminder jobs: one row per session and kind, moved on reschedule, deleted on cancel.

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 #: Deliveries are identified by uuid5 of their idempotency key in this namespace.
@@ -42,6 +43,10 @@ class InvalidQuietHours(NotificationsError):
 
 class UnsupportedTopic(NotificationsError):
     field = "topics"
+
+
+class UnsupportedOptOut(NotificationsError):
+    field = "opted_out"
 
 
 class ChannelKind(StrEnum):
@@ -85,6 +90,28 @@ STAFF_TOPICS = SESSION_TEMPLATES | {"case_submitted"}
 #: What a hub team member who never chose gets: new cases, if they review cases.
 DEFAULT_STAFF_TOPICS = frozenset({"case_submitted"})
 CASE_REVIEWER_ROLES = frozenset({"facilitator", "admin"})
+
+#: Optional messages anyone may opt out of, by topic (the others concern them directly).
+OPTIONAL_TOPICS: dict[str, frozenset[str]] = {
+    "evaluations": frozenset({"evaluation_requested"}),
+    "library": frozenset({"recording_available"}),
+}
+#: Parameters of a delivery that are credentials or clinical text: used to write the message,
+#: never logged, never published, and erased from the delivery row once it is final.
+SECRET_PARAMS = frozenset({"response_url", "recommendations"})
+
+
+def topic_of(template: str) -> str | None:
+    """The optional topic a template belongs to (None: not one a recipient can opt out of)."""
+    for topic, templates in OPTIONAL_TOPICS.items():
+        if template in templates:
+            return topic
+    return None
+
+
+def without_secrets(params: dict[str, Any]) -> dict[str, Any]:
+    """A delivery's parameters with the credentials and clinical text removed."""
+    return {k: v for k, v in params.items() if k not in SECRET_PARAMS}
 
 
 def staff_wants(role: str, topics: list[str] | None, template: str) -> bool:
@@ -146,6 +173,25 @@ def idempotency_key(
 def delivery_id(key: str) -> uuid.UUID:
     """A delivery's id, derived from its idempotency key (so every replica derives the same)."""
     return uuid.uuid5(DELIVERY_NAMESPACE, key)
+
+
+def evaluation_cause_id(request_id: uuid.UUID) -> uuid.UUID:
+    """The cause of a survey invitation: the request, so a re-sent request mails nothing more."""
+    return uuid.uuid5(DELIVERY_NAMESPACE, f"evaluation:{request_id}")
+
+
+def recording_cause_id(material_id: uuid.UUID) -> uuid.UUID:
+    """The cause of a "recording in the library" message: one per material."""
+    return uuid.uuid5(DELIVERY_NAMESPACE, f"material:{material_id}")
+
+
+def recommendations_cause_id(case_id: uuid.UUID) -> uuid.UUID:
+    """The one cause shared by RecommendationsIssued and RecommendationsRecorded of a case."""
+    return uuid.uuid5(DELIVERY_NAMESPACE, f"recommendations:{case_id}")
+
+
+#: The idempotency slot shared by the two recommendations messages (one of them is sent).
+RECOMMENDATIONS_SLOT = "recommendations"
 
 
 def reminder_cause_id(
@@ -223,6 +269,13 @@ class Preferences:
     webhook_url: str | None = None
     #: Hub team members: the messages they opted into (None: the defaults of their role).
     topics: list[str] | None = None
+    #: Optional topics (`OPTIONAL_TOPICS`) the recipient does not want.
+    opted_out: list[str] = field(default_factory=list)
+
+    def wants(self, template: str) -> bool:
+        """Whether the recipient still wants `template` (not in a topic they opted out of)."""
+        topic = topic_of(template)
+        return topic is None or topic not in self.opted_out
 
     def validate(self, offered: frozenset[ChannelKind]) -> None:
         """Raise the domain error naming the first field that cannot be honoured."""
@@ -243,6 +296,11 @@ class Preferences:
             if topic not in STAFF_TOPICS:
                 raise UnsupportedTopic(
                     f"topic {topic!r} is not one to opt into; choose from {sorted(STAFF_TOPICS)}"
+                )
+        for topic in self.opted_out:
+            if topic not in OPTIONAL_TOPICS:
+                raise UnsupportedOptOut(
+                    f"topic {topic!r} cannot be opted out of; choose from {sorted(OPTIONAL_TOPICS)}"
                 )
         if ChannelKind.WEBHOOK in self.channels and not self.webhook_url:
             raise WebhookUrlMissing("the webhook channel needs a webhook_url to post to")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from echo_notifications.domain.model import DEFAULT_LANGUAGE
@@ -70,6 +70,27 @@ CATALOG: dict[str, dict[str, str]] = {
         "agenda.presenter": "- Presenter: {presenter}",
         "agenda.cases": "- Case presentations: {cases}",
         "agenda.none": "- To be announced",
+        "evaluation_requested.subject": "Your feedback on the {programme} session",
+        "evaluation_requested.body": (
+            "Hello {name},\n\nPlease tell us about {session}. The survey takes a few minutes"
+            " and helps the hub team improve the programme.\n\nAnswer here: {response_url}\n\n"
+            "The survey closes on {closes}. The link is personal: please do not forward it.\n"
+        ),
+        "recording_available.subject": "Recording in the library: {programme}",
+        "recording_available.body": (
+            "Hello {name},\n\nThe recording of {session} is now in the programme's library:"
+            "\n{library_url}\n"
+        ),
+        "recommendations_recorded.subject": "Recommendations for your case: {programme}",
+        "recommendations_recorded.body": (
+            "Hello {name},\n\nThe hub team's recommendations for your case ({case_ref}) in"
+            " {programme}:\n\n{recommendations}\n{follow_up}"
+        ),
+        "recommendations.follow_up": (
+            "\nThe hub team asks you to present a follow-up of this case by {due}.\n"
+        ),
+        "session.dated": "the {programme} session of {when}",
+        "session.undated": "a recent {programme} session",
         "someone": "colleague",
         "programme": "your programme",
     },
@@ -128,6 +149,28 @@ CATALOG: dict[str, dict[str, str]] = {
         "agenda.presenter": "- Présentateur : {presenter}",
         "agenda.cases": "- Présentations de cas : {cases}",
         "agenda.none": "- À venir",
+        "evaluation_requested.subject": "Votre avis sur la séance {programme}",
+        "evaluation_requested.body": (
+            "Bonjour {name},\n\nDonnez-nous votre avis sur {session}. Le questionnaire prend"
+            " quelques minutes et aide l'équipe du hub à améliorer le programme.\n\n"
+            "Répondre : {response_url}\n\nLe questionnaire ferme le {closes}. Ce lien est"
+            " personnel : merci de ne pas le transférer.\n"
+        ),
+        "recording_available.subject": "Enregistrement dans la bibliothèque : {programme}",
+        "recording_available.body": (
+            "Bonjour {name},\n\nL'enregistrement est maintenant dans la bibliothèque du"
+            " programme, pour {session} :\n{library_url}\n"
+        ),
+        "recommendations_recorded.subject": "Recommandations pour votre cas : {programme}",
+        "recommendations_recorded.body": (
+            "Bonjour {name},\n\nLes recommandations de l'équipe du hub pour votre cas"
+            " ({case_ref}) dans {programme} :\n\n{recommendations}\n{follow_up}"
+        ),
+        "recommendations.follow_up": (
+            "\nL'équipe du hub vous demande de présenter un suivi de ce cas d'ici le {due}.\n"
+        ),
+        "session.dated": "la séance {programme} du {when}",
+        "session.undated": "une séance récente de {programme}",
         "someone": "collègue",
         "programme": "votre programme",
     },
@@ -184,6 +227,24 @@ CATALOG: dict[str, dict[str, str]] = {
         "agenda.presenter": "- 讲者：{presenter}",
         "agenda.cases": "- 病例汇报：{cases} 个",
         "agenda.none": "- 待定",
+        "evaluation_requested.subject": "请评价 {programme} 课程",
+        "evaluation_requested.body": (
+            "{name}，您好：\n\n请告诉我们您对{session}的看法。问卷只需几分钟，"
+            "可帮助专家团队改进项目。\n\n填写链接：{response_url}\n\n"
+            "问卷将于 {closes} 关闭。此链接仅供您本人使用，请勿转发。\n"
+        ),
+        "recording_available.subject": "录像已上传至资料库：{programme}",
+        "recording_available.body": (
+            "{name}，您好：\n\n{session}的录像已上传至项目资料库：\n{library_url}\n"
+        ),
+        "recommendations_recorded.subject": "您的病例已有建议：{programme}",
+        "recommendations_recorded.body": (
+            "{name}，您好：\n\n专家团队对您在 {programme} 中的病例（{case_ref}）的建议如下：\n\n"
+            "{recommendations}\n{follow_up}"
+        ),
+        "recommendations.follow_up": "\n专家团队请您在 {due} 前汇报此病例的随访情况。\n",
+        "session.dated": "{when} 的 {programme} 课程",
+        "session.undated": "最近一次 {programme} 课程",
         "someone": "同事",
         "programme": "您的项目",
     },
@@ -255,6 +316,14 @@ def local_time(moment: datetime, tz: ZoneInfo, language: str) -> str:
     if language == "fr":
         return f"{weekday} {local.day} {month} {local.year}, {clock} ({label})"
     return f"{weekday} {local.day} {month} {local.year}, {clock} ({label})"
+
+
+def local_date(day: date, language: str) -> str:
+    """A calendar date as a reader says it, e.g. `12 January 2027`."""
+    month = _MONTHS.get(language, _MONTHS["en"])[day.month - 1]
+    if language == "zh-Hans":
+        return f"{day.year}年{month}{day.day}日"
+    return f"{day.day} {month} {day.year}"
 
 
 @dataclass(frozen=True)

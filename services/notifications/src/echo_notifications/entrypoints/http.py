@@ -51,6 +51,13 @@ class PreferencesIn(BaseModel):
         description="hub team members: the messages they opt into",
         examples=[["case_submitted", "reminder_day_before"]],
     )
+    opted_out: list[str] = Field(
+        default_factory=list,
+        max_length=10,
+        description="optional messages not wanted: `evaluations` (survey invitations),"
+        " `library` (new recordings)",
+        examples=[["evaluations"]],
+    )
 
 
 class PreferencesOut(BaseModel):
@@ -61,6 +68,7 @@ class PreferencesOut(BaseModel):
     quiet_hours: QuietHoursBody | None
     webhook_url: str | None
     topics: list[str] | None
+    opted_out: list[str]
 
 
 class DeliveryOut(BaseModel):
@@ -91,6 +99,7 @@ def _out(prefs: Preferences) -> PreferencesOut:
         quiet_hours=QuietHoursBody(start=quiet.start, end=quiet.end) if quiet else None,
         webhook_url=prefs.webhook_url,
         topics=prefs.topics,
+        opted_out=prefs.opted_out,
     )
 
 
@@ -143,6 +152,7 @@ async def replace_preferences(
         quiet_hours=_quiet(quiet),
         webhook_url=str(body.webhook_url) if body.webhook_url else None,
         topics=list(dict.fromkeys(body.topics)) if body.topics is not None else None,
+        opted_out=list(dict.fromkeys(body.opted_out)),
     )
     return _out(await set_preferences(runtime, prefs))
 

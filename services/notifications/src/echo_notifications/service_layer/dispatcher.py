@@ -18,6 +18,7 @@ from typing import Any
 
 from echo_contracts import NotificationFailed, NotificationSent
 from echo_contracts.events import Channel
+from echo_runtime.clock import Clock
 from echo_runtime.logging import get_logger
 from echo_runtime.service import ServiceRuntime
 
@@ -29,15 +30,15 @@ from echo_notifications.domain.model import (
     ReminderKind,
     reminder_cause_id,
     retry_delay,
+    without_secrets,
 )
 from echo_notifications.domain.ports import (
     ChannelSender,
-    Clock,
     DeliveryError,
     OutgoingMessage,
 )
 from echo_notifications.service_layer.handlers import audience, delivery_rows
-from echo_notifications.service_layer.messages import Deferred, Undeliverable, compose
+from echo_notifications.service_layer.messages import Deferred, Skipped, Undeliverable, compose
 from echo_notifications.settings import NotificationsSettings
 
 log = get_logger(__name__)
@@ -50,6 +51,7 @@ class TickReport:
     retried: int = 0
     failed: int = 0
     deferred: int = 0
+    skipped: int = 0
 
 
 class Dispatcher:
@@ -196,6 +198,7 @@ class Dispatcher:
                     delivery,
                     now=self.clock.now(),
                     join_url=self.settings.join_url,
+                    library_url=self.settings.library_url,
                 )
         except Exception as exc:  # one unrenderable message must not hold the others back
             log.error("compose_failed", delivery_id=str(delivery["id"]), error=type(exc).__name__)
@@ -203,6 +206,9 @@ class Dispatcher:
             return
         if isinstance(composed, Deferred):
             await self._defer(delivery, token, composed, report)
+            return
+        if isinstance(composed, Skipped):
+            await self._skip(delivery, token, composed, report)
             return
         if isinstance(composed, Undeliverable):
             await self._failed_attempt(
@@ -235,6 +241,7 @@ class Dispatcher:
                 sent_at=now,
                 language=message.language,
                 last_error=None,
+                params=without_secrets(delivery["params"] or {}),
             ):
                 return
             await self.runtime.emit(
@@ -286,7 +293,11 @@ class Dispatcher:
                 )
                 return
             if not await repo.finish(
-                delivery["id"], token, status=DeliveryStatus.FAILED.value, last_error=error.code
+                delivery["id"],
+                token,
+                status=DeliveryStatus.FAILED.value,
+                last_error=error.code,
+                params=without_secrets(delivery["params"] or {}),
             ):
                 return
             await self.runtime.emit(
@@ -324,6 +335,7 @@ class Dispatcher:
                     status=DeliveryStatus.SUPPRESSED.value,
                     last_error="quiet_hours",
                     attempts=delivery["attempts"] - 1,
+                    params=without_secrets(delivery["params"] or {}),
                 )
             else:
                 await repo.finish(
@@ -335,3 +347,25 @@ class Dispatcher:
                 )
         report.deferred += 1
         DELIVERY_OUTCOMES.labels(delivery["channel"], delivery["template"], "deferred").inc()
+
+    async def _skip(
+        self, delivery: dict[str, Any], token: str, skipped: Skipped, report: TickReport
+    ) -> None:
+        """Not sent on purpose (opted out): suppressed, with the reason, and nothing published."""
+        async with self.runtime.db.transaction() as session:
+            await SqlaNotificationRepository(session).finish(
+                delivery["id"],
+                token,
+                status=DeliveryStatus.SUPPRESSED.value,
+                last_error=skipped.code,
+                attempts=delivery["attempts"] - 1,
+                params=without_secrets(delivery["params"] or {}),
+            )
+        report.skipped += 1
+        DELIVERY_OUTCOMES.labels(delivery["channel"], delivery["template"], "skipped").inc()
+        log.info(
+            "notification_skipped",
+            delivery_id=str(delivery["id"]),
+            template=delivery["template"],
+            reason=skipped.code,
+        )

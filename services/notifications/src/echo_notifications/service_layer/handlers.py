@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from echo_contracts import (
@@ -19,28 +19,37 @@ from echo_contracts import (
     CaseSubmitted,
     CertificateIssued,
     Envelope,
+    EvaluationRequested,
     Event,
+    MaterialAdded,
+    MaterialRemoved,
     ParticipantRegistered,
     ProgrammeCreated,
     ProgrammeProfileUpdated,
     RecommendationsIssued,
+    RecommendationsRecorded,
     RegistrationConfirmed,
     SessionCancelled,
     SessionRescheduled,
     SessionScheduled,
 )
+from echo_contracts.events import MaterialKind
 from echo_runtime.consumer import Handler
 from echo_runtime.logging import get_logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from echo_notifications.adapters.repository import SqlaNotificationRepository
 from echo_notifications.domain.model import (
+    RECOMMENDATIONS_SLOT,
     SESSION_TEMPLATES,
     ChannelKind,
     DeliveryStatus,
     Preferences,
     delivery_id,
+    evaluation_cause_id,
     idempotency_key,
+    recommendations_cause_id,
+    recording_cause_id,
     reminders_for,
     staff_wants,
 )
@@ -64,14 +73,19 @@ def delivery_rows(
     programme_id: uuid.UUID | None = None,
     session_id: uuid.UUID | None = None,
     params: dict[str, Any] | None = None,
+    slot: str | None = None,
 ) -> list[dict[str, Any]]:
-    """One pending delivery per recipient and preferred channel (email when none is set)."""
+    """One pending delivery per recipient and preferred channel (email when none is set).
+
+    `slot` replaces the template in the idempotency key when two templates are alternatives of
+    one message (the recommendations with or without their text).
+    """
     rows = []
     for recipient in recipients:
         chosen = prefs.get(recipient)
         channels = chosen.channels if chosen else [ChannelKind.EMAIL]
         for channel in channels:
-            key = idempotency_key(cause_event_id, recipient, template, channel.value)
+            key = idempotency_key(cause_event_id, recipient, slot or template, channel.value)
             rows.append(
                 {
                     "id": delivery_id(key),
@@ -120,22 +134,26 @@ async def _notify(
     programme_id: uuid.UUID | None = None,
     session_id: uuid.UUID | None = None,
     params: dict[str, Any] | None = None,
+    cause_id: uuid.UUID | None = None,
+    due_at: datetime | None = None,
+    slot: str | None = None,
 ) -> None:
     if not recipients:
         return
     prefs = await repo.preferences_of(recipients)
     await repo.add_deliveries(
         delivery_rows(
-            cause_event_id=env.id,
+            cause_event_id=cause_id or env.id,
             recipients=recipients,
             template=template,
             prefs=prefs,
             region=env.region,
-            due_at=env.time,
+            due_at=due_at or env.time,
             now=datetime.now(UTC),
             programme_id=programme_id,
             session_id=session_id,
             params=params,
+            slot=slot,
         )
     )
     log.debug("deliveries_recorded", event_id=str(env.id), template=template, count=len(recipients))
@@ -379,18 +397,147 @@ async def when_case_rejected_tell_presenter(session: AsyncSession, env: Envelope
     )
 
 
-async def when_recommendations_issued_tell_presenter(
+def _recommendations_params(
+    data: RecommendationsIssued | RecommendationsRecorded,
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"case_id": str(data.case_id)}
+    if data.follow_up_due_on is not None:
+        params["follow_up_due_on"] = data.follow_up_due_on.isoformat()
+    return params
+
+
+def recommendations_handlers(grace: timedelta) -> tuple[Handler, Handler]:
+    """The handlers of the recommendations pair, which send the presenter one message.
+
+    Cases publishes RecommendationsIssued (network: ids) and RecommendationsRecorded (regional:
+    the text) together. Both record the same delivery (one idempotency slot per case and
+    channel): the one without text waits `grace` for the text, the one with text replaces it
+    while it has not gone out. Only when the text comes after the short message was sent does
+    the presenter get a second message, the one with the text.
+    """
+
+    async def when_recommendations_issued_tell_presenter(
+        session: AsyncSession, env: Envelope[Any]
+    ) -> None:
+        """Announce the recommendations (sent only if their text does not follow in time)."""
+        data: RecommendationsIssued = env.data
+        await _notify(
+            SqlaNotificationRepository(session),
+            env,
+            "recommendations_issued",
+            [data.presenter_id],
+            programme_id=data.programme_id,
+            params=_recommendations_params(data),
+            cause_id=recommendations_cause_id(data.case_id),
+            # From when we hear of it: a consumer catching up must still give the text a chance.
+            due_at=max(env.time, datetime.now(UTC)) + grace,
+            slot=RECOMMENDATIONS_SLOT,
+        )
+
+    async def when_recommendations_recorded_send_them_to_presenter(
+        session: AsyncSession, env: Envelope[Any]
+    ) -> None:
+        """Email the recommendations' text to the presenter (it is never logged or published)."""
+        data: RecommendationsRecorded = env.data
+        repo = SqlaNotificationRepository(session)
+        cause = recommendations_cause_id(data.case_id)
+        params = _recommendations_params(data) | {"recommendations": data.text}
+        recorded = {d["id"]: d for d in await repo.deliveries_of_cause(cause)}
+        prefs = await repo.preferences_of([data.presenter_id])
+        rows = delivery_rows(
+            cause_event_id=cause,
+            recipients=[data.presenter_id],
+            template="recommendations_recorded",
+            prefs=prefs,
+            region=env.region,
+            due_at=env.time,
+            now=datetime.now(UTC),
+            programme_id=data.programme_id,
+            params=params,
+            slot=RECOMMENDATIONS_SLOT,
+        )
+        late: list[dict[str, Any]] = []
+        for row in rows:
+            existing = recorded.get(row["id"])
+            if existing is None:
+                late.append(row)
+            elif existing["template"] == "recommendations_recorded":
+                continue  # this event again (redelivered): already recorded
+            elif not await repo.replace_pending(
+                row["id"], template=row["template"], params=params, due_at=row["next_attempt_at"]
+            ):
+                # The short message already went out (or is going): send the text on its own.
+                key = row["idempotency_key"].replace(
+                    f":{RECOMMENDATIONS_SLOT}:", ":recommendations_recorded:"
+                )
+                late.append(row | {"id": delivery_id(key), "idempotency_key": key})
+        await repo.add_deliveries(late)
+        log.debug("deliveries_recorded", event_id=str(env.id), template="recommendations_recorded")
+
+    return (
+        when_recommendations_issued_tell_presenter,
+        when_recommendations_recorded_send_them_to_presenter,
+    )
+
+
+# ---------------------------------------------------------------------- evaluations and library
+
+
+async def when_evaluation_requested_invite_participant(
     session: AsyncSession, env: Envelope[Any]
 ) -> None:
-    data: RecommendationsIssued = env.data
+    """Invite the participant to the session's survey (once per request, whatever the event)."""
+    data: EvaluationRequested = env.data
     await _notify(
         SqlaNotificationRepository(session),
         env,
-        "recommendations_issued",
-        [data.presenter_id],
+        "evaluation_requested",
+        [data.participant_id],
         programme_id=data.programme_id,
-        params={"case_id": str(data.case_id)},
+        session_id=data.session_id,
+        params={
+            "response_url": data.response_url,
+            "closes_at": _utc(data.closes_at).isoformat(),
+            "request_id": str(data.request_id),
+        },
+        cause_id=evaluation_cause_id(data.request_id),
     )
+
+
+async def when_material_added_announce_recordings(
+    session: AsyncSession, env: Envelope[Any]
+) -> None:
+    """Tell the programme's participants that a session's recording is in the library."""
+    data: MaterialAdded = env.data
+    if data.kind is not MaterialKind.RECORDING:
+        return
+    repo = SqlaNotificationRepository(session)
+    if await repo.is_material_removed(data.material_id):
+        return  # withdrawn before we heard of it (events out of order)
+    await _notify(
+        repo,
+        env,
+        "recording_available",
+        await repo.enrolled(data.programme_id),
+        programme_id=data.programme_id,
+        session_id=data.session_id,
+        params={"material_id": str(data.material_id)},
+        cause_id=recording_cause_id(data.material_id),
+    )
+
+
+async def when_material_removed_cancel_announcements(
+    session: AsyncSession, env: Envelope[Any]
+) -> None:
+    """Withdraw the announcements of a removed recording that have not gone out yet."""
+    data: MaterialRemoved = env.data
+    repo = SqlaNotificationRepository(session)
+    await repo.material_removed(data.material_id, data.programme_id, env.time)
+    cancelled = await repo.cancel_pending_of_cause(
+        recording_cause_id(data.material_id), "material_removed"
+    )
+    if cancelled:
+        log.info("deliveries_cancelled", event_id=str(env.id), count=cancelled)
 
 
 async def when_certificate_issued_tell_participant(
@@ -407,7 +554,14 @@ async def when_certificate_issued_tell_participant(
     )
 
 
-HANDLERS: dict[type[Event], Handler] = {
+def handlers(*, recommendations_grace: timedelta) -> dict[type[Event], Handler]:
+    """Every event this service handles, and its handler."""
+    issued, recorded = recommendations_handlers(recommendations_grace)
+    return _HANDLERS | {RecommendationsIssued: issued, RecommendationsRecorded: recorded}
+
+
+#: The handlers that need no settings (`handlers()` adds the recommendations pair).
+_HANDLERS: dict[type[Event], Handler] = {
     ProgrammeCreated: when_programme_created_record_it,
     ProgrammeProfileUpdated: when_programme_profile_updated_record_team,
     SessionScheduled: when_session_scheduled_plan_reminders,
@@ -417,8 +571,10 @@ HANDLERS: dict[type[Event], Handler] = {
     CaseSubmitted: when_case_submitted_tell_reviewers,
     CaseApproved: when_case_approved_tell_presenter,
     CaseRejected: when_case_rejected_tell_presenter,
-    RecommendationsIssued: when_recommendations_issued_tell_presenter,
     ParticipantRegistered: when_participant_registered_record_recipient,
     RegistrationConfirmed: when_registration_confirmed_welcome_participant,
     CertificateIssued: when_certificate_issued_tell_participant,
+    EvaluationRequested: when_evaluation_requested_invite_participant,
+    MaterialAdded: when_material_added_announce_recordings,
+    MaterialRemoved: when_material_removed_cancel_announcements,
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from echo_notifications.adapters.repository import SqlaNotificationRepository, utc
@@ -15,7 +15,13 @@ from echo_notifications.domain.model import (
     safe_zone,
 )
 from echo_notifications.domain.ports import CalendarEntry, OutgoingMessage
-from echo_notifications.domain.templates import agenda_lines, local_time, render, text
+from echo_notifications.domain.templates import (
+    agenda_lines,
+    local_date,
+    local_time,
+    render,
+    text,
+)
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,14 @@ class Undeliverable:
     permanent: bool
 
 
-Composed = OutgoingMessage | Deferred | Undeliverable
+@dataclass(frozen=True)
+class Skipped:
+    """Not to be sent at all (the recipient opted out): `code` says why."""
+
+    code: str
+
+
+Composed = OutgoingMessage | Deferred | Undeliverable | Skipped
 
 
 def _when(value: Any) -> datetime | None:
@@ -49,6 +62,7 @@ async def compose(
     *,
     now: datetime,
     join_url: str,
+    library_url: str = "",
 ) -> Composed:
     """The message for one delivery, or why it cannot go out now."""
     recipient_id: uuid.UUID = delivery["recipient_id"]
@@ -76,10 +90,18 @@ async def compose(
     template: str = delivery["template"]
     starts_at = _when(params.get("starts_at"))
 
+    if prefs is not None and not prefs.wants(template):
+        return Skipped("opted_out")
+    # A survey link is worthless once the survey closed (a long retry, a late consumer).
+    closes_at = _when(params.get("closes_at")) if template == "evaluation_requested" else None
+    if closes_at is not None and now >= closes_at:
+        return Skipped("survey_closed")
     if prefs is not None and prefs.quiet_hours is not None:
         until = prefs.quiet_hours.deferral(now, tz)
         if until is not None:
-            late = template.startswith("reminder_") and starts_at is not None and until >= starts_at
+            late = (
+                template.startswith("reminder_") and starts_at is not None and until >= starts_at
+            ) or (closes_at is not None and until >= closes_at)
             return Deferred(until, give_up=late)
 
     channel = ChannelKind(delivery["channel"])
@@ -102,6 +124,35 @@ async def compose(
         "reason": str(params.get("reason", "")),
         "hours": str(params.get("hours", "")),
     }
+    if template in ("evaluation_requested", "recording_available"):
+        held = session["starts_at"] if session else None
+        values["session"] = (
+            text(language, "session.dated").format(
+                programme=title, when=local_time(held, tz, language)
+            )
+            if held is not None
+            else text(language, "session.undated").format(programme=title)
+        )
+    if template == "evaluation_requested":
+        values["response_url"] = str(params.get("response_url", ""))
+        values["closes"] = local_time(closes_at, tz, language) if closes_at else ""
+    if template == "recording_available":
+        values["library_url"] = library_url.format(
+            programme_id=delivery["programme_id"],
+            region=delivery["region"],
+            material_id=params.get("material_id", ""),
+            session_id=delivery["session_id"] or "",
+        )
+    if template == "recommendations_recorded":
+        values["recommendations"] = str(params.get("recommendations", ""))
+        due = params.get("follow_up_due_on")
+        values["follow_up"] = (
+            text(language, "recommendations.follow_up").format(
+                due=local_date(date.fromisoformat(due), language)
+            )
+            if due
+            else ""
+        )
     calendar: CalendarEntry | None = None
     data: dict[str, str] = {"template": template}
     if template in SESSION_TEMPLATES and starts_at is not None and delivery["session_id"]:
