@@ -18,6 +18,12 @@ from echo_contracts.events import (
     CaseSubmitted,
     CertificateIssued,
     CreditAwarded,
+    EvaluationOpened,
+    EvaluationScore,
+    EvaluationSubmitted,
+    MaterialAdded,
+    MaterialKind,
+    MaterialRemoved,
     ParticipantRegistered,
     Profession,
     ProgrammeCreated,
@@ -180,8 +186,9 @@ class Scenario:
         seconds: int = 5400,
         revision: int = 1,
         key: str | None = None,
+        guest_id: uuid.UUID | None = None,
     ) -> uuid.UUID:
-        aid = ids(f"attendance:{key or f'{person}:{sid}'}")
+        aid = ids(f"attendance:{key or f'{person or guest_id}:{sid}'}")
         self.add(
             AttendanceRecorded(
                 attendance_id=aid,
@@ -189,6 +196,7 @@ class Scenario:
                 programme_id=programme_id,
                 participant_id=person,
                 guest=person is None,
+                guest_id=guest_id,
                 attended_seconds=seconds,
                 session_seconds=5400,
                 source=AttendanceSource.ZOOM,
@@ -286,6 +294,76 @@ class Scenario:
             region,
         )
 
+    def evaluation_opened(
+        self, sid: uuid.UUID, programme_id: uuid.UUID, region: str, invited: int
+    ) -> None:
+        self.add(
+            EvaluationOpened(
+                session_id=sid,
+                programme_id=programme_id,
+                form_version=1,
+                invited=invited,
+                closes_at=self.clock + timedelta(days=7),
+            ),
+            region,
+        )
+
+    def evaluation_answer(
+        self,
+        name: str,
+        sid: uuid.UUID,
+        programme_id: uuid.UUID,
+        region: str,
+        scores: dict[str, int],
+        *,
+        comment: bool = False,
+    ) -> None:
+        """One answer; `scores` maps a question kind to its value (question code = the kind)."""
+        self.add(
+            EvaluationSubmitted(
+                response_id=ids(f"response:{name}"),
+                session_id=sid,
+                programme_id=programme_id,
+                form_version=1,
+                scores=[
+                    EvaluationScore(question=kind.replace("_", "-"), kind=kind, value=value)
+                    for kind, value in scores.items()
+                ],
+                has_comment=comment,
+            ),
+            region,
+        )
+
+    def material(
+        self,
+        name: str,
+        programme_id: uuid.UUID,
+        region: str,
+        kind: MaterialKind,
+        session_id: uuid.UUID | None = None,
+        *,
+        removed: bool = False,
+    ) -> None:
+        mid = ids(f"material:{name}")
+        self.add(
+            MaterialAdded(
+                material_id=mid,
+                programme_id=programme_id,
+                session_id=session_id,
+                kind=kind,
+                language="en",
+                size_bytes=1024,
+            ),
+            region,
+        )
+        if removed:
+            self.add(
+                MaterialRemoved(
+                    material_id=mid, programme_id=programme_id, session_id=session_id, kind=kind
+                ),
+                region,
+            )
+
 
 def seeded_scenario() -> Scenario:
     """The golden scenario: two regions, three programmes, every metric exercised."""
@@ -366,3 +444,69 @@ def seeded_scenario() -> Scenario:
         sc.credit(dan[0], sid, dia, "shanghai", 2.0)
     sc.certificate(ann[0], hep, "ontario", 6.0)
     return sc
+
+
+COPD = ids("programme:copd northern ireland")
+COPD_SESSIONS = [ids(f"session:copd{i}") for i in range(3)]
+
+
+def full_scenario() -> Scenario:
+    """The seeded scenario plus a programme with surveys, guests and a library (hand-counted).
+
+    COPD Northern Ireland: 3 held sessions; 8 registered participants and 2 guests attend
+    (7 + 8 + 4 = 19 attendances, 4 of them by guests); 6 + 6 + 3 = 15 invited to the surveys,
+    3 + 3 + 1 = 7 answers; the library keeps slides, a document and 2 recordings (a link was
+    removed). The numbers each answer gives are in `EVALUATION_ANSWERS`.
+    """
+    sc = seeded_scenario()
+    region = "northern-ireland"
+    t = datetime(2025, 3, 4, 17, 0, tzinfo=UTC)
+    copd = sc.programme("copd northern ireland", region, date(2025, 3, 4))
+    assert copd == COPD
+    sessions = [sc.session(f"copd{i}", copd, region, t + timedelta(weeks=i)) for i in range(3)]
+    people = [
+        sc.participant(f"ni{i}", region, f"clinic {i % 3}", Profession.PHYSICIAN) for i in range(8)
+    ]
+    for who in people:
+        sc.register(who, copd, region, datetime(2025, 3, 1, 12, 0, tzinfo=UTC))
+    g1, g2 = ids("guest:g1"), ids("guest:g2")
+    attending = {
+        0: ([0, 1, 2, 3, 4, 5], [g1]),
+        1: ([0, 1, 2, 3, 6, 7], [g1, g2]),
+        2: ([0, 1, 2], [g2]),
+    }
+    for i, (registered, guests) in attending.items():
+        for n in registered:
+            sc.attend(people[n][0], sessions[i], copd, region)
+        for guest in guests:
+            sc.attend(None, sessions[i], copd, region, guest_id=guest)
+    for i, invited in enumerate((6, 6, 3)):
+        sc.evaluation_opened(sessions[i], copd, region, invited)
+    for name, (i, scores, comment) in EVALUATION_ANSWERS.items():
+        sc.evaluation_answer(name, sessions[i], copd, region, scores, comment=comment)
+    sc.material("slides", copd, region, MaterialKind.SLIDES, sessions[0])
+    sc.material("guide", copd, region, MaterialKind.DOCUMENT)
+    sc.material("link", copd, region, MaterialKind.LINK, removed=True)
+    sc.material("rec0", copd, region, MaterialKind.RECORDING, sessions[0])
+    sc.material("rec1", copd, region, MaterialKind.RECORDING, sessions[1])
+    return sc
+
+
+S, R, CB, CA, IC = (
+    "satisfaction",
+    "relevance",
+    "confidence_before",
+    "confidence_after",
+    "intent_to_change",
+)
+#: answer name: (session index, scores by kind, has a comment)
+EVALUATION_ANSWERS: dict[str, tuple[int, dict[str, int], bool]] = {
+    "r1": (0, {S: 5, R: 4, CB: 2, CA: 4, IC: 5}, True),
+    "r2": (0, {S: 4, R: 4, CB: 3, CA: 4, IC: 4}, False),
+    # A comment question's score is not a number to average: left out of every mean.
+    "r3": (0, {S: 3, R: 5, CB: 3, CA: 3, IC: 2, "comment": 1}, True),
+    "r4": (1, {S: 5, R: 5, CB: 1, CA: 3, IC: 5}, False),
+    "r5": (1, {S: 4, R: 3, CB: 2, CA: 4, IC: 3}, True),
+    "r6": (1, {S: 5, R: 4, IC: 4}, False),
+    "r7": (2, {S: 2, R: 2, CB: 4, CA: 5, IC: 5}, False),
+}

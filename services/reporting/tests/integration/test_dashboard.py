@@ -21,7 +21,7 @@ from PIL import Image
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..conftest import all_consumed, publish
-from ..scenario import seeded_scenario
+from ..scenario import COPD, full_scenario
 
 pytestmark = pytest.mark.integration
 
@@ -133,7 +133,7 @@ async def test_dashboard_renders_charts_with_data_and_fetches_nothing_from_outsi
     runtime = bootstrap(settings_for(sqlite_url))
     app = Recorder(runtime.asgi())
     async with serving(app) as port, outside_world() as (proxy_port, outside):
-        await publish(js, seeded_scenario().envelopes)
+        await publish(js, full_scenario().envelopes)
         await all_consumed(js)
         tok = token("network-admin", "*")["authorization"].split()[1]
         url = f"http://127.0.0.1:{port}/dashboard?access_token={tok}"
@@ -144,10 +144,20 @@ async def test_dashboard_renders_charts_with_data_and_fetches_nothing_from_outsi
 
     # The page's script ran (it is served by the service) and found three charts with data.
     assert 'data-ready="true"' in dom
-    assert 'data-charts="3"' in dom
+    assert 'data-charts="4"' in dom
     bars_with_data = int(re.search(r'data-bars-with-data="(\d+)"', dom).group(1))  # type: ignore[union-attr]
     assert bars_with_data >= 10
-    assert 'data-label="2025-01"' in dom and 'data-metric="sessions_held">8<' in dom
+    assert 'data-label="2025-01"' in dom and 'data-metric="sessions_held">11<' in dom
+    # The evaluations panel: three surveyed sessions answered at 50 %, 50 % and 33.3 %, and
+    # every Moore level (1, 2, 3B, 4) with a number in it.
+    rates = re.search(r'<svg[^>]*id="chart-response-rates".*?</svg>', dom, re.S)
+    assert rates is not None
+    assert re.findall(r'data-value="([\d.]+)"', rates.group(0)) == ["50", "50", "33.3"]
+    assert 'data-label="2025-03-04 northern-ireland"' in rates.group(0)
+    assert 'data-response-rate-bars="3"' in dom and 'data-moore-levels-with-data="4"' in dom
+    assert 'data-metric="response_rate">46.7%<' in dom
+    assert 'data-measure="satisfaction_mean">4.0<' in dom
+    assert 'data-measure="intent_to_change_share">0.7143<' in dom
     assert "ontario" in dom and "shanghai" in dom
     assert {
         "/dashboard",
@@ -173,7 +183,7 @@ async def test_dashboard_filters_by_region_and_programme_and_needs_a_token(
     js: JetStreamContext, sqlite_url: str, settings_for: Callable[..., Any]
 ) -> None:
     async with running(bootstrap(settings_for(sqlite_url))) as client:
-        await publish(js, seeded_scenario().envelopes)
+        await publish(js, full_scenario().envelopes)
         await all_consumed(js)
         assert (await client.get("/dashboard")).status_code == 401
         hub = token("hub-admin", "ontario")
@@ -191,6 +201,16 @@ async def test_dashboard_filters_by_region_and_programme_and_needs_a_token(
         )
         assert 'data-label="2025-02"' in narrowed.text
         assert 'data-label="2025-01"' not in narrowed.text
+        # One programme's panel: one bar per surveyed session, labelled with its day.
+        copd = await client.get(
+            f"/dashboard?programme={COPD}", headers=token("facilitator", "northern-ireland")
+        )
+        assert copd.status_code == 200
+        for day, rate in (("2025-03-04", "50"), ("2025-03-11", "50"), ("2025-03-18", "33.3")):
+            assert f'data-label="{day}" data-value="{rate}"' in copd.text
+        assert "15</span> invited" in copd.text
+        # Ontario's hepatitis C sent no survey: the panel says so rather than inventing numbers.
+        assert 'data-metric="response_rate">n/a<' in page.text
         asset = await client.get("/dashboard/assets/dashboard.js")
         assert asset.status_code == 200 and "data-ready" in asset.text
         assert (await client.get("/dashboard/assets/../settings.py")).status_code == 404

@@ -20,7 +20,7 @@ from echo_runtime.testing import running, token
 from nats.js import JetStreamContext
 
 from ..conftest import REGIONS, all_consumed, publish
-from ..scenario import ids, seeded_scenario
+from ..scenario import COPD, COPD_SESSIONS, full_scenario, ids
 
 pytestmark = pytest.mark.integration
 
@@ -31,6 +31,9 @@ READS = (
     ("/v1/reports/regions/shanghai?from=2025-01-01&to=2025-01-31", ("observer", "shanghai")),
     (f"/v1/reports/programmes/{HEP}", ("facilitator", "ontario")),
     ("/v1/reports/network?format=csv", ("network-admin", "*")),
+    (f"/v1/reports/programmes/{COPD}/evaluations", ("observer", "northern-ireland")),
+    (f"/v1/reports/sessions/{COPD_SESSIONS[0]}/evaluations", ("observer", "northern-ireland")),
+    (f"/v1/reports/programmes/{COPD}/evaluations?format=csv", ("observer", "northern-ireland")),
 )
 
 
@@ -52,7 +55,7 @@ async def test_rebuild_replays_every_region_and_matches_the_live_read_models(
     js: JetStreamContext, database_url: str, settings_for: Callable[..., Any]
 ) -> None:
     settings = settings_for(database_url)
-    envelopes = seeded_scenario().envelopes
+    envelopes = full_scenario().envelopes
     async with running(bootstrap(settings)) as client:
         await publish(js, envelopes)
         await all_consumed(js)
@@ -71,9 +74,16 @@ async def test_rebuild_replays_every_region_and_matches_the_live_read_models(
     lines: list[str] = []
     result = await rebuild(settings, progress=lines.append)
     assert result.events == len(envelopes) and result.skipped == 0
-    assert result.rows["sessions"] == 10 and result.rows["programmes"] == 3
+    assert result.rows["sessions"] == 13 and result.rows["programmes"] == 4
+    # The survey, library and guest read models are rebuilt too.
+    assert (result.rows["evaluations"], result.rows["responses"], result.rows["materials"]) == (
+        3,
+        7,
+        5,
+    )
     assert "ontario: 48/48 events, done" in lines
-    assert any(line.startswith("rebuilt from 66 events") for line in lines)
+    assert "northern-ireland: 56/56 events, done" in lines
+    assert any(line.startswith("rebuilt from 122 events") for line in lines)
 
     async with running(bootstrap(settings_for(database_url, messaging=False))) as client:
         assert await _read_all(client) == live
@@ -82,7 +92,7 @@ async def test_rebuild_replays_every_region_and_matches_the_live_read_models(
 async def test_the_rebuild_command_prints_progress(
     js: JetStreamContext, sqlite_url: str, nats_server: NatsServer
 ) -> None:
-    await publish(js, seeded_scenario().envelopes)
+    await publish(js, full_scenario().envelopes)
     env = {
         **os.environ,
         "REPORTING_NATS_URL": nats_server.url,
@@ -103,15 +113,17 @@ async def test_the_rebuild_command_prints_progress(
     text = out.decode()
     assert "ontario: 48/48 events, done" in text
     assert "shanghai: 18/18 events, done" in text
-    assert "rebuilt from 66 events" in text
+    assert "northern-ireland: 56/56 events, done" in text
+    assert "evaluations=3, responses=7, materials=5" in text
+    assert "rebuilt from 122 events" in text
 
 
 async def test_a_rebuild_while_the_service_runs_loses_nothing_published_meanwhile(
     js: JetStreamContext, database_url: str, settings_for: Callable[..., Any]
 ) -> None:
     settings = settings_for(database_url)
-    envelopes = seeded_scenario().envelopes
-    first, later = envelopes[:40], envelopes[40:]
+    envelopes = full_scenario().envelopes
+    first, later = envelopes[:70], envelopes[70:]
     async with running(bootstrap(settings)) as client:
         await publish(js, first)
         await all_consumed(js)
@@ -127,7 +139,8 @@ async def test_a_rebuild_while_the_service_runs_loses_nothing_published_meanwhil
         got = await _read_all(client)
 
     # Every event is in the read models: the same numbers as a rebuild from the streams alone.
-    assert got[0]["totals"]["sessions_held"] == 8
+    assert got[0]["totals"]["sessions_held"] == 11
+    assert got[5]["totals"]["responses"] == 7
     fresh = await rebuild(settings, progress=lambda _: None)
     assert fresh.events == len(envelopes)
     async with running(bootstrap(settings_for(database_url, messaging=False))) as client:

@@ -11,20 +11,27 @@ from echo_reporting.domain.metrics import REGIONAL_METRICS, DateRange
 from echo_reporting.domain.model import ReadModel
 from echo_reporting.service_layer.reports import (
     ReportQuery,
+    SessionPlace,
     csv_columns,
     csv_rows,
+    evaluation_csv_columns,
+    evaluation_csv_rows,
     network_report,
+    programme_evaluation_report,
     programme_report,
     region_report,
+    session_evaluation_report,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ..scenario import ids, seeded_scenario
+from ..scenario import COPD, COPD_SESSIONS, full_scenario, ids, seeded_scenario
 
 AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
 REGIONS = ["northern-ireland", "ontario", "shanghai"]
-SCENARIO = seeded_scenario().envelopes
+SEEDED = seeded_scenario().envelopes
+#: The seeded scenario plus surveys, guests and a library: what the order tests shuffle.
+SCENARIO = full_scenario().envelopes
 
 
 def fold(envelopes: list[Envelope[Any]]) -> ReadModel:
@@ -42,16 +49,21 @@ def reports(model: ReadModel, rng: DateRange | None = None) -> list[dict[str, An
         region_report(model, "ontario", q),
         region_report(model, "shanghai", q),
         programme_report(model, hep, "ontario", q),
+        programme_evaluation_report(model, COPD, "northern-ireland", q),
+        session_evaluation_report(
+            model, COPD_SESSIONS[1], SessionPlace("northern-ireland", COPD), q
+        ),
     ]
 
 
+EXPECTED_SEEDED = reports(fold(SEEDED))
 EXPECTED = reports(fold(SCENARIO))
 FEBRUARY = DateRange(date(2025, 2, 1), date(2025, 2, 28))
 EXPECTED_FEBRUARY = reports(fold(SCENARIO), FEBRUARY)
 
 
 def test_the_seeded_scenario_gives_the_hand_counted_numbers() -> None:
-    network, ontario, _, hepatitis = EXPECTED
+    network, ontario, _, hepatitis, *_ = EXPECTED_SEEDED
     t = network["totals"]
     assert (t["programmes"], t["sessions_total"], t["sessions_held"], t["sessions_cancelled"]) == (
         3,
@@ -150,3 +162,89 @@ def test_csv_rows_have_the_stable_columns() -> None:
     rows = csv_rows(EXPECTED[1])
     assert [r["level"] for r in rows][:3] == ["total", "programme", "programme"]
     assert rows[0]["profession_pharmacist"] == 1
+
+
+def _kind(detail: dict[str, Any], kind: str) -> tuple[Any, ...]:
+    stats = detail["kinds"][kind]
+    return stats["n"], stats["mean"], [stats["distribution"][str(v)] for v in range(1, 6)]
+
+
+def test_surveys_guests_and_the_library_give_the_hand_counted_numbers() -> None:
+    network, *_, copd, copd1 = EXPECTED
+    t = copd["totals"]
+    # 6 + 6 + 3 invited, 3 + 3 + 1 answers.
+    assert (t["invited"], t["responses"], t["response_rate"], t["comments"]) == (15, 7, 0.4667, 3)
+    assert _kind(t, "satisfaction") == (7, 4.0, [0, 1, 1, 2, 3])
+    assert _kind(t, "relevance") == (7, 3.86, [0, 1, 1, 3, 2])
+    assert _kind(t, "confidence_before") == (6, 2.5, [1, 2, 2, 1, 0])
+    assert _kind(t, "confidence_after") == (6, 3.83, [0, 0, 2, 3, 1])
+    assert _kind(t, "intent_to_change") == (7, 4.0, [0, 1, 1, 2, 3])
+    # r6 skipped confidence: 6 paired answers changed by +2 +1 0 +2 +2 +1.
+    assert t["confidence"] == {
+        "before_mean": 2.5,
+        "after_mean": 3.83,
+        "paired_responses": 6,
+        "change_mean": 1.33,
+    }
+    assert t["intent_to_change_share"] == 0.7143  # 5 of 7 scored 4 or 5
+    rates = [(s["invited"], s["responses"], s["response_rate"]) for s in copd["sessions"]]
+    assert rates == [(6, 3, 0.5), (6, 3, 0.5), (3, 1, 0.3333)]
+    first = copd["sessions"][0]
+    assert (first["confidence"]["change_mean"], first["intent_to_change_share"]) == (1.0, 0.6667)
+    assert [s["attendances"] for s in copd["sessions"]] == [7, 8, 4]
+
+    levels = {level["level"]: level["measures"] for level in copd["moore"]}
+    assert levels["1"] == {
+        "registrations": 8,
+        "attendances": 19,
+        "distinct_attendees": 10,
+        "distinct_guests": 2,
+    }
+    assert levels["2"] == {
+        "satisfaction_mean": 4.0,
+        "relevance_mean": 3.86,
+        "responses": 7,
+        "response_rate": 0.4667,
+    }
+    assert levels["3B"] == {
+        "confidence_before_mean": 2.5,
+        "confidence_after_mean": 3.83,
+        "confidence_change_mean": 1.33,
+    }
+    assert levels["4"] == {"intent_to_change_share": 0.7143}
+
+    # One session: r4, r5, r6; g1 and g2 came as guests.
+    assert (copd1["invited"], copd1["responses"], copd1["response_rate"]) == (6, 3, 0.5)
+    assert _kind(copd1, "satisfaction") == (3, 4.67, [0, 0, 0, 1, 2])
+    assert (copd1["confidence"]["change_mean"], copd1["comments"]) == (2.0, 1)
+    session_levels = {level["level"]: level["measures"] for level in copd1["moore"]}
+    assert session_levels["1"] == {
+        "registrations": None,
+        "attendances": 8,
+        "distinct_attendees": 8,
+        "distinct_guests": 2,
+    }
+
+    ni = next(r for r in network["regions"] if r["region"] == "northern-ireland")
+    assert (ni["guest_attendances"], ni["distinct_guests"], ni["distinct_attendees"]) == (4, 2, 10)
+    assert (ni["evaluations_invited"], ni["evaluation_responses"], ni["response_rate"]) == (
+        15,
+        7,
+        0.4667,
+    )
+    assert (ni["library_materials"], ni["library_recordings"]) == (2, 2)
+    assert (ni["satisfaction_mean"], ni["intent_to_change_share"]) == (4.0, 0.7143)
+    # The seeded guest of hepatitis C has no guest id: one guest of its own.
+    on = next(r for r in network["regions"] if r["region"] == "ontario")
+    assert (on["guest_attendances"], on["distinct_guests"], on["response_rate"]) == (1, 1, None)
+    assert {level["level"] for level in network["moore"]} == {"1", "2", "3B", "4"}
+
+
+def test_evaluation_csv_rows_carry_the_json_numbers() -> None:
+    copd = EXPECTED[4]
+    columns = evaluation_csv_columns()
+    rows = evaluation_csv_rows(copd)
+    assert [r["level"] for r in rows] == ["total", "session", "session", "session"]
+    assert set(rows[0]) == set(columns)
+    assert rows[0]["response_rate"] == 0.4667 and rows[0]["relevance_4"] == 3
+    assert [r["session_id"] for r in rows[1:]] == [str(s) for s in COPD_SESSIONS]

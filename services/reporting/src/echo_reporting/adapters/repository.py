@@ -76,13 +76,42 @@ class SqlaReadModelRepository:
         )
         if region is not None:
             return str(region)
-        for kind in ("sessions", "registrations", "attendance", "cases", "credits"):
+        for kind in (
+            "sessions",
+            "registrations",
+            "attendance",
+            "cases",
+            "credits",
+            "evaluations",
+            "responses",
+            "materials",
+        ):
             t = READ_MODELS[kind]
             region = await self.session.scalar(
                 sa.select(t.c.region).where(t.c.programme_id == programme_id).limit(1)
             )
             if region is not None:
                 return str(region)
+        return None
+
+    async def place_of_session(self, session_id: uuid.UUID) -> tuple[str, uuid.UUID] | None:
+        """The (region, programme id) of a session, from any row that names it."""
+        for kind, column in (
+            ("sessions", "id"),
+            ("evaluations", "id"),
+            ("responses", "session_id"),
+            ("attendance", "session_id"),
+        ):
+            t = READ_MODELS[kind]
+            found = (
+                await self.session.execute(
+                    sa.select(t.c.region, t.c.programme_id)
+                    .where(t.c[column] == session_id, t.c.programme_id.is_not(None))
+                    .limit(1)
+                )
+            ).first()
+            if found is not None:
+                return str(found[0]), found[1]
         return None
 
     async def load(self, region: str | None = None) -> ReadModel:

@@ -63,6 +63,7 @@ attendance = _read_model(
     sa.Column("programme_id", sa.Uuid, index=True),
     sa.Column("participant_id", sa.Uuid),
     sa.Column("guest", sa.Boolean, nullable=False),
+    sa.Column("guest_id", sa.Uuid),
     sa.Column("attended_seconds", sa.Integer, nullable=False),
     sa.Column("session_seconds", sa.Integer, nullable=False),
     sa.Column("stamp", sa.String(STAMP), nullable=False),
@@ -95,6 +96,34 @@ certificates = _read_model(
     sa.Column("stamp", sa.String(STAMP), nullable=False),
 )
 
+evaluations = _read_model(
+    "evaluations",
+    sa.Column("programme_id", sa.Uuid, index=True),
+    sa.Column("form_version", sa.Integer),
+    sa.Column("invited", sa.Integer, nullable=False),
+    _when("closes_at"),
+    _when("opened_at"),
+    sa.Column("stamp", sa.String(STAMP), nullable=False),
+)
+responses = _read_model(
+    "responses",
+    sa.Column("session_id", sa.Uuid, index=True),
+    sa.Column("programme_id", sa.Uuid, index=True),
+    sa.Column("form_version", sa.Integer),
+    sa.Column("scores", sa.JSON, nullable=False),
+    sa.Column("has_comment", sa.Boolean, nullable=False),
+    _when("submitted_at"),
+    sa.Column("stamp", sa.String(STAMP), nullable=False),
+)
+materials = _read_model(
+    "materials",
+    sa.Column("programme_id", sa.Uuid, index=True),
+    sa.Column("session_id", sa.Uuid),
+    sa.Column("kind", sa.String(16)),
+    _when("added_at"),
+    _when("removed_at"),
+)
+
 READ_MODELS: dict[str, sa.Table] = {
     "programmes": programmes,
     "sessions": sessions,
@@ -104,6 +133,9 @@ READ_MODELS: dict[str, sa.Table] = {
     "cases": cases,
     "credits": credits,
     "certificates": certificates,
+    "evaluations": evaluations,
+    "responses": responses,
+    "materials": materials,
 }
 
 outbox, inbox = add_messaging_tables(metadata)

@@ -16,7 +16,8 @@ Definitions (a date range is inclusive at both ends; a session belongs to the da
 - didactic_hours: hours of held sessions (the events carry no separate didactic length);
 - cases_*: cases reaching that stage in the range (cases_rejected: regional view only);
 - cme_hours: current hours of credits for sessions in the range (award day when the session is
-  unknown); certificates_issued: certificates first issued in the range.
+  unknown); certificates_issued: certificates first issued in the range;
+- evaluations, guests, the library (`OUTCOME_METRICS`): see `outcomes`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 from echo_contracts.events import Profession
 
 from echo_reporting.domain.model import ReadModel, Row
+from echo_reporting.domain.outcomes import evaluation_day, outcome_metrics
 
 NETWORK_METRICS: tuple[str, ...] = (
     "programmes",
@@ -205,6 +207,15 @@ def compute(model: ReadModel, rng: DateRange, as_of: datetime, *, regional: bool
     }
     if regional:
         metrics["cases_rejected"] = stage("rejected_at")
+    metrics.update(
+        outcome_metrics(
+            model,
+            rng,
+            attended=attended,
+            held=lambda a: a["session_id"] in held,
+            attending_participants=len(attending),
+        )
+    )
     metrics["professions"] = professions
     return metrics
 
@@ -237,4 +248,10 @@ def months(model: ReadModel, rng: DateRange) -> list[str]:
         add(_credit_day(model, c))
     for c in rows["certificates"].values():
         add(c["issued_at"])
+    for e in rows["evaluations"].values():
+        add(evaluation_day(model, e["id"], e["opened_at"]))
+    for r in rows["responses"].values():
+        add(evaluation_day(model, r["session_id"], r["submitted_at"]))
+    for m in rows["materials"].values():
+        add(m["added_at"])
     return sorted(seen)

@@ -25,6 +25,10 @@ from echo_contracts.events import (
     CaseSubmitted,
     CertificateIssued,
     CreditAwarded,
+    EvaluationOpened,
+    EvaluationSubmitted,
+    MaterialAdded,
+    MaterialRemoved,
     ParticipantRegistered,
     ProgrammeCreated,
     ProgrammeProfileUpdated,
@@ -46,6 +50,9 @@ KINDS = (
     "cases",
     "credits",
     "certificates",
+    "evaluations",
+    "responses",
+    "materials",
 )
 
 #: Fields that regional events fill; the network view never sees them.
@@ -91,6 +98,7 @@ COLUMNS: dict[str, dict[str, Any]] = {
         "programme_id": None,
         "participant_id": None,
         "guest": False,
+        "guest_id": None,
         "attended_seconds": 0,
         "session_seconds": 0,
         "stamp": "",
@@ -121,6 +129,36 @@ COLUMNS: dict[str, dict[str, Any]] = {
         "hours": 0.0,
         "issued_at": None,
         "stamp": "",
+    },
+    # One per session (EvaluationOpened is about the session): its latest survey.
+    "evaluations": {
+        "region": None,
+        "programme_id": None,
+        "form_version": None,
+        "invited": 0,
+        "closes_at": None,
+        "opened_at": None,
+        "stamp": "",
+    },
+    # One per survey answer: `scores` is a list of [question code, kind, value 1..5].
+    "responses": {
+        "region": None,
+        "session_id": None,
+        "programme_id": None,
+        "form_version": None,
+        "scores": (),
+        "has_comment": False,
+        "submitted_at": None,
+        "stamp": "",
+    },
+    # One per library item: counted while added and not removed.
+    "materials": {
+        "region": None,
+        "programme_id": None,
+        "session_id": None,
+        "kind": None,
+        "added_at": None,
+        "removed_at": None,
     },
 }
 
@@ -217,6 +255,7 @@ def _attendance(row: Row, env: Envelope[Any]) -> None:
             programme_id=data.programme_id,
             participant_id=data.participant_id,
             guest=data.guest,
+            guest_id=data.guest_id,
             attended_seconds=data.attended_seconds,
             session_seconds=data.session_seconds,
             stamp=s,
@@ -258,6 +297,49 @@ def _certificate(row: Row, env: Envelope[Any]) -> None:
         )
 
 
+def _evaluation_opened(row: Row, env: Envelope[Any]) -> None:
+    data: EvaluationOpened = env.data
+    row["programme_id"] = data.programme_id
+    row["opened_at"] = _earliest(row["opened_at"], env.time)
+    s = stamp(data.form_version, env)
+    if s > row["stamp"]:
+        row.update(
+            form_version=data.form_version, invited=data.invited, closes_at=data.closes_at, stamp=s
+        )
+
+
+def _evaluation_submitted(row: Row, env: Envelope[Any]) -> None:
+    data: EvaluationSubmitted = env.data
+    row["submitted_at"] = _earliest(row["submitted_at"], env.time)
+    s = stamp(data.form_version, env)
+    if s > row["stamp"]:
+        row.update(
+            session_id=data.session_id,
+            programme_id=data.programme_id,
+            form_version=data.form_version,
+            # Lists (not tuples) so that rows read back from the JSON column compare equal.
+            scores=[[score.question, score.kind.value, score.value] for score in data.scores],
+            has_comment=data.has_comment,
+            stamp=s,
+        )
+
+
+def _material_added(row: Row, env: Envelope[Any]) -> None:
+    data: MaterialAdded = env.data
+    row.update(programme_id=data.programme_id, kind=data.kind.value)
+    if data.session_id is not None:
+        row["session_id"] = data.session_id
+    row["added_at"] = _earliest(row["added_at"], env.time)
+
+
+def _material_removed(row: Row, env: Envelope[Any]) -> None:
+    data: MaterialRemoved = env.data
+    row.update(programme_id=data.programme_id, kind=data.kind.value)
+    if data.session_id is not None:
+        row["session_id"] = data.session_id
+    row["removed_at"] = _earliest(row["removed_at"], env.time)
+
+
 @dataclass(frozen=True)
 class Projector:
     kind: str
@@ -284,6 +366,10 @@ PROJECTORS: dict[type[Any], Projector] = {
     ),
     CreditAwarded: Projector("credits", lambda d: d.credit_id, _credit),
     CertificateIssued: Projector("certificates", lambda d: d.certificate_id, _certificate),
+    EvaluationOpened: Projector("evaluations", lambda d: d.session_id, _evaluation_opened),
+    EvaluationSubmitted: Projector("responses", lambda d: d.response_id, _evaluation_submitted),
+    MaterialAdded: Projector("materials", lambda d: d.material_id, _material_added),
+    MaterialRemoved: Projector("materials", lambda d: d.material_id, _material_removed),
 }
 
 

@@ -33,6 +33,7 @@ from echo_reporting.service_layer.reports import (
     load_network_report,
     load_programme_report,
     load_region_report,
+    load_response_rates,
 )
 
 router = APIRouter(tags=["dashboard"])
@@ -114,11 +115,13 @@ async def dashboard(
     programmes: list[dict[str, Any]] = []
     if region is not None:
         programmes = (await load_region_report(runtime.db, region, q))["programmes"]
+    rates = await load_response_rates(runtime.db, q, region=region, programme_id=programme)
     page = render(
         report,
         regions=regions if not can_read_network(principal) else list(runtime.settings.regions),
         programmes=programmes,
         access_token=access_token,
+        response_rates=rates,
     )
     return HTMLResponse(page)
 
@@ -170,12 +173,80 @@ def _options(values: list[tuple[str, str]], selected: str | None, blank: str) ->
     return "".join(out)
 
 
+#: Sessions shown in the response-rate chart (the most recent ones of the period).
+RATE_SESSIONS = 12
+
+
+def _measure(value: Any) -> str:
+    return "n/a" if value is None else str(value)
+
+
+def evaluations_panel(
+    report: dict[str, Any], rates: list[dict[str, Any]], titles: dict[str, str]
+) -> str:
+    """Response rate per session (a chart) and Moore's outcome levels (a table)."""
+    shown = rates[-RATE_SESSIONS:]
+
+    def label(r: dict[str, Any]) -> str:
+        day = (r["starts_at"] or "")[:10] or r["session_id"][:8]
+        if report["scope"] == "programme":
+            return day
+        if report["scope"] == "network":
+            # Programme titles are regional: the network view names the region instead.
+            return f"{day} {r['region']}"
+        return f"{day} {titles.get(r['programme_id']) or r['programme_id'][:8]}"
+
+    chart = horizontal_bars(
+        "Survey response rate by session (%)",
+        [
+            (label(r), round(100 * r["response_rate"], 1) if r["response_rate"] else 0.0)
+            for r in shown
+        ],
+        chart_id="chart-response-rates",
+    )
+    totals = report["totals"]
+    summary = (
+        f'<p class="evaluation-summary"><span data-metric="evaluation_responses">'
+        f"{totals['evaluation_responses']}</span> answers from "
+        f'<span data-metric="evaluations_invited">{totals["evaluations_invited"]}</span> invited '
+        f'(<span data-metric="response_rate">{_percent(totals["response_rate"])}</span>)'
+        f" in {len(rates)} surveyed sessions"
+        + (f", the last {len(shown)} shown" if len(shown) < len(rates) else "")
+        + "</p>"
+    )
+    rows = "".join(
+        f'<tr data-level="{escape(level["level"])}"><th scope="row">Level '
+        f"{escape(level['level'])}: {escape(level['name'])}</th><td>"
+        + "; ".join(
+            f'{escape(key.replace("_", " "))} <b data-measure="{escape(key)}">'
+            f"{escape(_measure(value))}</b>"
+            for key, value in level["measures"].items()
+        )
+        + "</td></tr>"
+        for level in report["moore"]
+    )
+    moore = (
+        '<table class="moore" id="moore-levels"><caption>Outcomes by Moore\'s levels'
+        "</caption><tbody>" + rows + "</tbody></table>"
+    )
+    return (
+        '<section class="evaluations" id="evaluations"><h2>Evaluations</h2>'
+        f'{summary}<div class="panel"><figure>{chart}<figcaption>Answers / people invited to '
+        f"each session's survey</figcaption></figure>{moore}</div></section>"
+    )
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f}%"
+
+
 def render(
     report: dict[str, Any],
     *,
     regions: list[str],
     programmes: list[dict[str, Any]],
     access_token: str | None,
+    response_rates: list[dict[str, Any]] | None = None,
 ) -> str:
     """The whole page for one report."""
     scope = report["scope"]
@@ -265,6 +336,13 @@ def render(
 <figure>{stages}<figcaption>Cases reaching each stage</figcaption></figure>
 <figure>{credits}<figcaption>{escape(credit_title)}</figcaption></figure>
 </section>
+{
+        evaluations_panel(
+            report,
+            response_rates or [],
+            {p["programme_id"]: p["title"] for p in programmes if p.get("title")},
+        )
+    }
 <section>{table}</section>
 <p class="export">CSV: <code>{escape(csv_link)}</code> (send your bearer token)</p>
 </body></html>

@@ -1,4 +1,4 @@
-"""REST API of the reporting service: the network, region and programme reports (JSON or CSV)."""
+"""REST API of reporting: network, region, programme and evaluation reports (JSON or CSV)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,14 @@ from echo_reporting.service_layer.reports import (
     ReportQuery,
     csv_columns,
     csv_rows,
+    evaluation_csv_columns,
+    evaluation_csv_rows,
     load_network_report,
+    load_programme_evaluations,
     load_programme_report,
     load_region_report,
+    load_session_evaluations,
+    place_of_session,
     region_of_programme,
 )
 
@@ -67,15 +72,14 @@ def _paged(report: dict[str, Any], key: str, page: PageParams) -> dict[str, Any]
 
 
 def _csv(report: dict[str, Any], *, regional: bool, name: str) -> Response:
+    return _sheet(csv_columns(regional=regional), csv_rows(report), name)
+
+
+def _sheet(columns: list[str], rows: list[dict[str, Any]], name: str) -> Response:
     buffer = io.StringIO()
-    writer = csv.DictWriter(
-        buffer,
-        fieldnames=csv_columns(regional=regional),
-        extrasaction="ignore",
-        lineterminator="\n",
-    )
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    writer.writerows(csv_rows(report))
+    writer.writerows(rows)
     return Response(
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",
@@ -157,4 +161,55 @@ async def get_programme_report(
     report = await load_programme_report(runtime.db, programme_id, region, report_query(from_, to))
     if format == "csv":
         return _csv(report, regional=True, name=f"echo-programme-{programme_id}-report")
+    return JSONResponse(report)
+
+
+@router.get("/programmes/{programme_id}/evaluations", responses=REPORT_RESPONSES)
+async def get_programme_evaluations(
+    programme_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    page: PageDep,
+    from_: From = None,
+    to: To = None,
+    format: Format = "json",
+) -> Response:
+    """A programme's post-session surveys: response rates and scores, Moore's levels, per session.
+
+    The CSV has the totals row, then every session (not paginated).
+    """
+    region = await readable_programme(runtime, principal, programme_id)
+    report = await load_programme_evaluations(
+        runtime.db, programme_id, region, report_query(from_, to)
+    )
+    if format == "csv":
+        return _sheet(
+            evaluation_csv_columns(),
+            evaluation_csv_rows(report),
+            f"echo-programme-{programme_id}-evaluations",
+        )
+    return JSONResponse(_paged(report, "sessions", page))
+
+
+@router.get("/sessions/{session_id}/evaluations", responses=REPORT_RESPONSES)
+async def get_session_evaluations(
+    session_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    format: Format = "json",
+) -> Response:
+    """One session's survey: invited, answers, scores by question kind, its Moore levels.
+
+    Readable by whoever may read its programme's report (404 otherwise, as for programmes).
+    """
+    place = await place_of_session(runtime.db, session_id)
+    if place is None or not principal.allows(REGION_READERS, place.region, place.programme_id):
+        raise Problem(404, "Not Found", f"no session {session_id} whose report you can read")
+    report = await load_session_evaluations(runtime.db, session_id, place, report_query(None, None))
+    if format == "csv":
+        return _sheet(
+            evaluation_csv_columns(),
+            evaluation_csv_rows(report),
+            f"echo-session-{session_id}-evaluations",
+        )
     return JSONResponse(report)

@@ -19,6 +19,16 @@ from echo_reporting.domain.metrics import (
     months,
 )
 from echo_reporting.domain.model import ReadModel
+from echo_reporting.domain.outcomes import (
+    FLAT_EVALUATION,
+    OUTCOME_METRICS,
+    by_session,
+    evaluation_detail,
+    flat_evaluation,
+    moore_levels,
+    of_session,
+    report_sessions,
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +39,14 @@ class ReportQuery:
 
 class ProgrammeNotFound(LookupError):
     """No programme with that id that the caller may read."""
+
+
+@dataclass(frozen=True)
+class SessionPlace:
+    """Where a session's events came from: its region and programme."""
+
+    region: str
+    programme_id: uuid.UUID
 
 
 def _period(q: ReportQuery) -> dict[str, Any]:
@@ -49,10 +67,12 @@ def _months(model: ReadModel, q: ReportQuery, *, regional: bool) -> list[dict[st
 def network_report(model: ReadModel, regions: list[str], q: ReportQuery) -> dict[str, Any]:
     """Network-wide numbers, per region and by month, from `network` events only."""
     net = model.network_only()
+    totals = compute(net, q.rng, q.as_of, regional=False)
     return {
         "scope": "network",
         **_period(q),
-        "totals": compute(net, q.rng, q.as_of, regional=False),
+        "totals": totals,
+        "moore": moore_levels(totals),
         "regions": [
             {"region": r, **compute(net.in_region(r), q.rng, q.as_of, regional=False)}
             for r in regions
@@ -81,11 +101,13 @@ def region_report(model: ReadModel, region: str, q: ReportQuery) -> dict[str, An
                 **compute(mine.of_programme(pid), q.rng, q.as_of, regional=True),
             }
         )
+    totals = compute(mine, q.rng, q.as_of, regional=True)
     return {
         "scope": "region",
         "region": region,
         **_period(q),
-        "totals": compute(mine, q.rng, q.as_of, regional=True),
+        "totals": totals,
+        "moore": moore_levels(totals),
         "programmes": programmes,
         "months": _months(mine, q, regional=True),
     }
@@ -97,6 +119,7 @@ def programme_report(
     """One programme's numbers, overall and by month."""
     mine = model.in_region(region).of_programme(programme_id)
     row = mine.rows["programmes"].get(programme_id)
+    totals = compute(mine, q.rng, q.as_of, regional=True)
     return {
         "scope": "programme",
         "programme_id": str(programme_id),
@@ -105,9 +128,100 @@ def programme_report(
         "starts_on": row["starts_on"].isoformat() if row and row["starts_on"] else None,
         "ends_on": row["ends_on"].isoformat() if row and row["ends_on"] else None,
         **_period(q),
-        "totals": compute(mine, q.rng, q.as_of, regional=True),
+        "totals": totals,
+        "moore": moore_levels(totals),
         "months": _months(mine, q, regional=True),
     }
+
+
+def session_evaluation(mine: ReadModel, session_id: uuid.UUID, q: ReportQuery) -> dict[str, Any]:
+    """One session's survey: invited, answers, scores by kind, and its Moore levels.
+
+    `mine` holds only that session's rows (`of_session`).
+    """
+    session = mine.rows["sessions"].get(session_id)
+    evaluation = mine.rows["evaluations"].get(session_id)
+    metrics = compute(mine, DateRange(), q.as_of, regional=True)
+    # A session has attendances but no registrations of its own (people register to programmes).
+    metrics["registrations"] = None
+    return {
+        "session_id": str(session_id),
+        "starts_at": _iso(session["starts_at"]) if session else None,
+        "ends_at": _iso(session["ends_at"]) if session else None,
+        "cancelled": bool(session and session["cancelled"]),
+        "form_version": evaluation["form_version"] if evaluation else None,
+        "closes_at": _iso(evaluation["closes_at"]) if evaluation else None,
+        **evaluation_detail(mine, DateRange()),
+        "attendances": metrics["attendances"],
+        "guest_attendances": metrics["guest_attendances"],
+        "distinct_attendees": metrics["distinct_attendees"],
+        "moore": moore_levels(metrics),
+    }
+
+
+def _iso(when: Any) -> str | None:
+    return when.isoformat() if when is not None else None
+
+
+def session_evaluation_report(
+    model: ReadModel, session_id: uuid.UUID, place: SessionPlace, q: ReportQuery
+) -> dict[str, Any]:
+    """The per-session evaluation report (`GET /v1/reports/sessions/{id}/evaluations`)."""
+    mine = model.in_region(place.region)
+    return {
+        "scope": "session",
+        "region": place.region,
+        "programme_id": str(place.programme_id),
+        "as_of": q.as_of.isoformat(),
+        **session_evaluation(of_session(mine, session_id), session_id, q),
+    }
+
+
+def programme_evaluation_report(
+    model: ReadModel, programme_id: uuid.UUID, region: str, q: ReportQuery
+) -> dict[str, Any]:
+    """A programme's surveys: totals over the range, Moore's levels, and one row per session."""
+    mine = model.in_region(region).of_programme(programme_id)
+    row = mine.rows["programmes"].get(programme_id)
+    totals = compute(mine, q.rng, q.as_of, regional=True)
+    parts = by_session(mine)
+    return {
+        "scope": "programme_evaluations",
+        "programme_id": str(programme_id),
+        "region": region,
+        "title": row["title"] if row else None,
+        **_period(q),
+        "totals": evaluation_detail(mine, q.rng),
+        "moore": moore_levels(totals),
+        "sessions": [
+            session_evaluation(parts.get(sid, ReadModel()), sid, q)
+            for sid in report_sessions(mine, q.rng)
+        ],
+    }
+
+
+def session_response_rates(model: ReadModel, q: ReportQuery) -> list[dict[str, Any]]:
+    """Each session in the range whose survey was sent: invited, answers and response rate."""
+    out = []
+    parts = by_session(model)
+    for sid in report_sessions(model, q.rng):
+        evaluation = model.rows["evaluations"].get(sid)
+        if evaluation is None:
+            continue
+        session = model.rows["sessions"].get(sid)
+        detail = evaluation_detail(parts[sid], DateRange())
+        out.append(
+            {
+                "session_id": str(sid),
+                "programme_id": str(evaluation["programme_id"]),
+                "region": evaluation["region"],
+                "starts_at": _iso(session["starts_at"]) if session else None,
+                "invited": detail["invited"],
+                "responses": detail["responses"],
+                "response_rate": detail["response_rate"],
+            }
+        )
+    return out
 
 
 CSV_KEYS = ("level", "region", "programme_id", "month", "from", "to")
@@ -116,7 +230,8 @@ CSV_KEYS = ("level", "region", "programme_id", "month", "from", "to")
 def csv_columns(*, regional: bool) -> list[str]:
     """The stable header of a report's CSV."""
     metrics = REGIONAL_METRICS if regional else NETWORK_METRICS
-    return [*CSV_KEYS, *metrics, *(f"profession_{p}" for p in PROFESSIONS)]
+    # The outcome metrics came later: appended, so the earlier columns keep their places.
+    return [*CSV_KEYS, *metrics, *(f"profession_{p}" for p in PROFESSIONS), *OUTCOME_METRICS]
 
 
 def csv_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -141,6 +256,43 @@ def csv_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
         flat("programme", p, programme_id=p["programme_id"]) for p in report.get("programmes", [])
     ]
     out += [flat("month", m, month=m["month"]) for m in report["months"]]
+    return out
+
+
+EVALUATION_CSV_KEYS = ("level", "region", "programme_id", "session_id", "starts_at", "from", "to")
+
+
+def evaluation_csv_columns() -> list[str]:
+    """The stable header of an evaluation report's CSV."""
+    return [*EVALUATION_CSV_KEYS, *FLAT_EVALUATION]
+
+
+def evaluation_csv_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """An evaluation report flattened: the totals (programme) or the session, then each session."""
+    base = {
+        "region": report["region"],
+        "programme_id": report["programme_id"],
+        "session_id": "",
+        "starts_at": "",
+        "from": report.get("from") or "",
+        "to": report.get("to") or "",
+    }
+    if report["scope"] == "session":
+        sessions = [report]
+        out = []
+    else:
+        sessions = report["sessions"]
+        out = [{**base, "level": "total", **flat_evaluation(report["totals"])}]
+    for s in sessions:
+        out.append(
+            {
+                **base,
+                "level": "session",
+                "session_id": s["session_id"],
+                "starts_at": s["starts_at"] or "",
+                **flat_evaluation(s),
+            }
+        )
     return out
 
 
@@ -173,3 +325,41 @@ async def region_of_programme(db: Database, programme_id: uuid.UUID) -> str | No
     """The region a programme's events came from; None when no event named it."""
     async with db.session() as session:
         return await SqlaReadModelRepository(session).region_of_programme(programme_id)
+
+
+async def load_programme_evaluations(
+    db: Database, programme_id: uuid.UUID, region: str, q: ReportQuery
+) -> dict[str, Any]:
+    """A programme's evaluation report from its region's stored rows."""
+    async with db.session() as session:
+        model = await SqlaReadModelRepository(session).load(region)
+    return programme_evaluation_report(model, programme_id, region, q)
+
+
+async def load_session_evaluations(
+    db: Database, session_id: uuid.UUID, place: SessionPlace, q: ReportQuery
+) -> dict[str, Any]:
+    """One session's evaluation report from its region's stored rows."""
+    async with db.session() as session:
+        model = await SqlaReadModelRepository(session).load(place.region)
+    return session_evaluation_report(model, session_id, place, q)
+
+
+async def place_of_session(db: Database, session_id: uuid.UUID) -> SessionPlace | None:
+    """The region and programme of a session; None when no event named it."""
+    async with db.session() as session:
+        found = await SqlaReadModelRepository(session).place_of_session(session_id)
+    return SessionPlace(*found) if found else None
+
+
+async def load_response_rates(
+    db: Database, q: ReportQuery, *, region: str | None, programme_id: uuid.UUID | None
+) -> list[dict[str, Any]]:
+    """Response rates per session for the dashboard: the network, a region or a programme."""
+    async with db.session() as session:
+        model = await SqlaReadModelRepository(session).load(region)
+    if region is None:
+        model = model.network_only()
+    elif programme_id is not None:
+        model = model.of_programme(programme_id)
+    return session_response_rates(model, q)

@@ -35,6 +35,21 @@
     });
     document.body.setAttribute("data-charts", document.querySelectorAll("svg.chart").length);
     document.body.setAttribute("data-bars-with-data", withData);
+    // The evaluations panel: sessions whose survey got answers, and Moore levels with a number.
+    var rates = document.querySelectorAll("#chart-response-rates rect.bar");
+    var answered = Array.prototype.filter.call(rates, function (bar) {
+      return parseFloat(bar.getAttribute("data-value")) > 0;
+    }).length;
+    var measured = Array.prototype.filter.call(
+      document.querySelectorAll("#moore-levels tr[data-level]"),
+      function (row) {
+        return Array.prototype.some.call(row.querySelectorAll("[data-measure]"), function (cell) {
+          return parseFloat(cell.textContent) > 0;
+        });
+      }
+    ).length;
+    document.body.setAttribute("data-response-rate-bars", answered);
+    document.body.setAttribute("data-moore-levels-with-data", measured);
     // Every resource the page loaded, for anyone checking that nothing came from elsewhere.
     var loaded = performance.getEntriesByType("resource").map(function (e) { return e.name; });
     document.body.setAttribute("data-resources", JSON.stringify(loaded));
