@@ -22,6 +22,24 @@ from echo_cases.domain.screening import PhiCategory, Span
 C = PhiCategory
 _I = re.IGNORECASE
 
+
+def _initials(alternation: str) -> str:
+    """The characters the words of a plain `a|b|c` alternation start with, for a class."""
+    words = alternation.split("|")
+    assert all(w and w[0] not in "([\\" for w in words), "only plain word alternations"
+    return "".join(sorted({re.escape(w[0]) for w in words}))
+
+
+def _lead(first: str, pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """`pattern`, behind a look-ahead for the characters any of its matches starts with.
+
+    `re` tries every word of a long alternation at every position of the text; the look-ahead
+    turns most positions away at once (about 5x faster on the place names). The look-ahead
+    only filters: `first` must hold every character a match can start with.
+    """
+    return re.compile(f"(?=[{first}])(?:{pattern})", flags)
+
+
 # ----------------------------------------------------------------------------- emails, URLs, IPs
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
@@ -31,9 +49,10 @@ _URL = re.compile(
     r"(?:/[^\s<>\"']*)?(?![\w.])",
     _I,
 )
-_IPV4 = re.compile(
+_IPV4 = _lead(
+    r"\d",
     r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-    r"(?![\d.]\d)"
+    r"(?![\d.]\d)",
 )
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 
@@ -66,7 +85,10 @@ _DATES: tuple[re.Pattern[str], ...] = (
         rf"\b{_MONTHS_EN}\.?\s+{_DAY}(?:st|nd|rd|th)?\b{_UNIT_AFTER}(?:,?\s+(?:19|20)\d{{2}}\b)?"
     ),
     # March 2024, mars 2023 (the month is a date element)
-    re.compile(rf"\b(?:{_MONTHS_EN}\.?|(?i:{_MONTHS_FR}))\s+(?:of\s+)?(?:19|20)\d{{2}}\b"),
+    _lead(
+        "ADFJMNOSadfjmnos",
+        rf"\b(?:{_MONTHS_EN}\.?|(?i:{_MONTHS_FR}))\s+(?:of\s+)?(?:19|20)\d{{2}}\b",
+    ),
     # 2024-03-12, 2024/3/12
     re.compile(r"\b(?:19|20)\d{2}[-/.](?:0?[1-9]|1[0-2])[-/.](?:0?[1-9]|[12]\d|3[01])\b"),
     # 12/03/2024, 03-12-24, 12.03.2024
@@ -82,13 +104,15 @@ _DATES: tuple[re.Pattern[str], ...] = (
         r"/(?:0?[1-9]|[12]\d|3[01]))\b(?!/)"
     ),
     # date of birth: <anything up to the end of the clause>
-    re.compile(
+    _lead(
+        "bdn出",
         r"(?:\b(?:DOB|D\.O\.B\.?|date of birth|born on|née? le|date de naissance)|出生日期)"
         r"\s*[:：]?\s*[\w/.,-]+(?:\s+[\w/.-]+){0,2}",
         _I,
     ),
     # the third of May, the 21st of June
-    re.compile(
+    _lead(
+        "efnst0-9",
         rf"\b(?:the\s+)?(?:{_ORDINALS}|{_DAY}(?:st|nd|rd|th))\s+of\s+(?:{_MONTHS_EN}\b|"
         rf"(?i:{_MONTHS_FR})\b)(?:,?\s+(?:19|20)\d{{2}}\b)?",
         _I,
@@ -106,7 +130,8 @@ _AGE_NUMBER: tuple[re.Pattern[str], ...] = (
     re.compile(r"\b(\d{2,3})\s+years?\s+of\s+age\b", _I),
     re.compile(r"\b(\d{2,3})\s*(?:M|F|male|female|man|woman)\b(?=[,.;\s])"),
 )
-_AGE_WORDS = re.compile(
+_AGE_WORDS = _lead(
+    "cinoq九百",
     r"\b(?:ninety|one hundred(?: and)?)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?"
     r"[- ](?:years?[- ]old|year-old)\b"
     r"|\b(?:nonagenarian|centenarian)s?\b"
@@ -207,7 +232,8 @@ _CODE_BEFORE = re.compile(
 
 # ----------------------------------------------------------------------------- phones
 
-_PHONE_LABELLED = re.compile(
+_PHONE_LABELLED = _lead(
+    "cefmpt电手传",
     r"(?:\b(?:tel|phone|telephone|téléphone|cell|mobile|portable|fax|pager|contact|ext)\.?"
     r"|电话|手机|传真)\s*(?:number|no\.?|numéro)?\s*[:：]?\s*(\+?[\d(][\d ()./-]{5,}\d)",
     _I,
@@ -220,7 +246,8 @@ _PHONE_NANP = re.compile(r"(?<![\d/.-])\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?![\d/.-]
 _POSTCODE_CA = re.compile(r"\b[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z][ -]?\d[ABCEGHJ-NPRSTV-Z]\d\b")
 _POSTCODE_UK = re.compile(r"\b(?:[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]?\s?\d[ABD-HJLNP-UW-Z]{2})\b")
 _TNM = re.compile(r"[pcy]?T[0-4X][a-d]?N[0-3X][a-c]?M[01X]")
-_POSTCODE_CN_LABELLED = re.compile(
+_POSTCODE_CN_LABELLED = _lead(
+    "cpz邮",
     r"(?:邮编|邮政编码|\b(?:postcode|postal\s+code|post\s+code|zip(?:\s+code)?|code\s+postal))"
     r"\s*[:：]?\s*([A-Z0-9]{3,4}\s?[A-Z0-9]{3}|\d{5,6})",
     _I,
@@ -254,10 +281,11 @@ _STREETS: tuple[re.Pattern[str], ...] = (
         r"|route|place|allée|impasse|quai|rang|montée|côte|cours)\s+"
         r"(?:(?:de|du|des|la|le|l'|d'|de la|Saint|St|Sainte|Ste)[\s-]*)*[A-ZÉ][\w'’-]+"
     ),
-    re.compile(
+    _lead(
+        "A-Z",
         r"(?:No\.?\s*\d+,?\s+)?(?:[A-Z][a-z]+\s+){1,3}(?:Road|Lu|Street|Jie|Avenue|Dajie)"
         r"(?:\s+(?:North|South|East|West|Middle|Zhong|Bei|Nan|Dong|Xi))?"
-        r",?\s+(?:No\.?|Number|#)\s*\d+\b"
+        r",?\s+(?:No\.?|Number|#)\s*\d+\b",
     ),
     re.compile(r"\b(?:Lane|Nong)\s+\d+(?:,?\s+(?:[A-Z][a-z]+\s+){1,3}(?:Road|Lu|Street))?"),
     re.compile(
@@ -318,7 +346,7 @@ _EPONYM_AFTER = (
     r"|Genotype|Lineage|Syndrome|Disease|Agreement|Accord|Convention|Functional|Classification"
     r"|Prognostic|Staging|Tool|Method|Approach|Regimen)\b"
 )
-_PLACE = re.compile(rf"\b(?:{_PLACES})\b(?![-\s]+(?i:{_EPONYM_AFTER}))(?!-)")
+_PLACE = _lead(_initials(_PLACES), rf"\b(?:{_PLACES})\b(?![-\s]+(?i:{_EPONYM_AFTER}))(?!-)")
 _PLACE_HAN = re.compile(
     r"(?:上海|北京|天津|重庆|深圳|广州|成都|武汉|杭州|南京|苏州|西安|昆明|浦东|徐汇|闵行|静安|黄浦"
     r"|长宁|杨浦|虹口|宝山|朝阳|海淀|东城|西城)"
@@ -359,8 +387,9 @@ _SURNAMES_PINYIN = (
 )
 _PINYIN_SYLLABLE = r"(?:[bcdfghjklmnpqrstwxyz]|[csz]h)?(?:[aeiouv]|ü)[a-z]{0,4}"
 _PINYIN_NAMES = (
-    re.compile(
-        rf"\b(?:{_SURNAMES_PINYIN})\s+[A-Z]{_PINYIN_SYLLABLE}(?:[-']?{_PINYIN_SYLLABLE})?\b"
+    _lead(
+        _initials(_SURNAMES_PINYIN),
+        rf"\b(?:{_SURNAMES_PINYIN})\s+[A-Z]{_PINYIN_SYLLABLE}(?:[-']?{_PINYIN_SYLLABLE})?\b",
     ),
     re.compile(
         rf"\b[A-Z]{_PINYIN_SYLLABLE}(?:[-']?{_PINYIN_SYLLABLE})?\s+(?:{_SURNAMES_PINYIN})\b"
@@ -383,8 +412,9 @@ _GIVEN_NAMES = (
     "|Ying|Hong|Hui|Jun|Lei|Ming|Fang|Yan|Tao|Bo|Qiang|Min|Na|Li|Yong|Jie|Lan|Xiu|Hua|Bin"
     "|Tom|Tim|Jim|Bob|Bill|Joe|Sam|Ben|Max|Jack|Harry|Charlie|Alice|Kate|Lucy|Ella|Mia|Zoe"
 )
-_GIVEN_SURNAME = re.compile(
-    rf"\b(?:{_GIVEN_NAMES})\s+(?:[A-Z]\.\s+)?(?:Mc|Mac|O')?[A-Z][a-zéèç'’-]+\b"
+_GIVEN_SURNAME = _lead(
+    _initials(_GIVEN_NAMES),
+    rf"\b(?:{_GIVEN_NAMES})\s+(?:[A-Z]\.\s+)?(?:Mc|Mac|O')?[A-Z][a-zéèç'’-]+\b",
 )
 _RELATIVE_NAME = re.compile(
     r"\b(?:wife|husband|son|daughter|mother|father|brother|sister|partner|friend|neighbou?r"
@@ -413,7 +443,7 @@ _VERBS = (
     r"|takes|took|works|worked|feels|felt|asked|told|wants|needs|denies|denied|smokes|drinks"
     r"|a\s+été|est|habite|vit|a"
 )
-_LONE_GIVEN_VERB = re.compile(rf"\b(?:{_GIVEN_NAMES})\b(?=\s+(?:{_VERBS})\b)")
+_LONE_GIVEN_VERB = _lead(_initials(_GIVEN_NAMES), rf"\b(?:{_GIVEN_NAMES})\b(?=\s+(?:{_VERBS})\b)")
 _PATIENT_LABEL = re.compile(r"\b(?i:patient|pt|client|patiente)\s*:\s*[A-Z][a-zéèç'’-]+")
 #: Given names that are unmistakably names even alone (Xiaoming, Xiaohong...).
 _LONE_GIVEN = re.compile(r"\bXiao[a-z]{2,6}\b")

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from echo_cases.adapters.tables import (
     case_audit,
@@ -251,6 +251,48 @@ class SqlaCaseRepository:
             )
         ).mappings()
         return [{**dict(r), "at": _utc(r["at"])} for r in rows], int(total or 0)
+
+
+@dataclass(frozen=True)
+class SubmissionContext:
+    """What a case submission needs to know about its programme and presenter."""
+
+    region: str
+    template: tuple[str, int] | None
+    registered: bool
+
+
+async def submission_context(
+    conn: AsyncConnection, programme_id: uuid.UUID, participant_id: uuid.UUID
+) -> SubmissionContext | None:
+    """In one statement: the programme's region, its chosen template, and whether the
+    participant is registered in it (None when the programme is unknown)."""
+    registered = (
+        sa.select(registrations.c.id)
+        .where(
+            registrations.c.participant_id == participant_id,
+            registrations.c.programme_id == programme_id,
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    row = (
+        await conn.execute(
+            sa.select(
+                programmes.c.region,
+                programme_templates.c.template_id,
+                programme_templates.c.template_version,
+                registered.label("registration_id"),
+            )
+            .select_from(programmes)
+            .outerjoin(programme_templates, programme_templates.c.programme_id == programmes.c.id)
+            .where(programmes.c.id == programme_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    template = (str(row[1]), int(row[2])) if row[1] is not None else None
+    return SubmissionContext(str(row[0]), template, row[3] is not None)
 
 
 class SqlaDirectory:

@@ -14,7 +14,11 @@ from echo_runtime.service import RuntimeDep, ServiceRuntime
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from echo_cases.adapters.repository import SqlaCaseRepository, SqlaDirectory
+from echo_cases.adapters.repository import (
+    SqlaCaseRepository,
+    SqlaDirectory,
+    submission_context,
+)
 from echo_cases.domain.model import (
     MAX_FOLLOW_UP_WEEKS,
     Case,
@@ -307,15 +311,15 @@ async def choose_programme_template(
 async def post_case(
     body: CaseIn, principal: CurrentPrincipal, runtime: RuntimeDep, request: Request
 ) -> CaseOut:
-    async with runtime.db.session() as session:
-        directory = SqlaDirectory(session)
-        region = await directory.programme_region(body.programme_id)
-        registered = await directory.is_registered(principal.subject_id, body.programme_id)
-    if region is None or region not in runtime.settings.regions:
+    # One statement for everything the checks need, outside a transaction.
+    async with runtime.db.reads() as conn:
+        known = await submission_context(conn, body.programme_id, principal.subject_id)
+    if known is None or known.region not in runtime.settings.regions:
         raise UnknownProgramme(
             f"programme {body.programme_id} is not known to this cases service"
             f" (regions {runtime.settings.regions}); create it in scheduling first"
         )
+    region, registered = known.region, known.registered
     if not access.in_scope(principal, access.SUBMITTERS, region, body.programme_id):
         raise Problem(
             403,
@@ -333,7 +337,7 @@ async def post_case(
             "Forbidden",
             f"register in programme {body.programme_id} before presenting a case to it",
         )
-    template = await _programme_template(runtime, body.programme_id)
+    template = (find_template(*known.template) if known.template else None) or DEFAULT_TEMPLATE
     if body.template_id is not None:
         asked = _template(body.template_id, body.template_version)
         if (asked.id, asked.version) != (template.id, template.version):
