@@ -25,6 +25,11 @@ REGIONS = ("ontario", "northern-ireland", "shanghai")
 #: What the superhub runs besides NATS: templates and network-wide reports.
 SUPERHUB_SERVICES = ("scheduling", "reporting")
 IMAGE_REGISTRY = "ghcr.io/echo-network"
+#: Each overlay's services are reached at `https://<service>.<overlay>.<PUBLIC_DOMAIN>` (the
+#: ingress hosts; a placeholder the operator replaces, like the JWKS URL).
+PUBLIC_DOMAIN = "echo.example.org"
+#: Services whose address appears in links people follow (downloads, evaluations, emails).
+PUBLIC_SERVICES = ("scheduling", "attendance")
 NATS_IMAGE = "nats:2.15.1-alpine"
 APP_UID = 10001
 NATS_UID = 1000
@@ -85,8 +90,96 @@ def config_env(key: str) -> Doc:
     return {"configMapKeyRef": {"name": "echo-platform", "key": key}}
 
 
-def secret_env(name: str, key: str) -> Doc:
-    return {"secretKeyRef": {"name": name, "key": key}}
+def secret_env(name: str, key: str, *, optional: bool = False) -> Doc:
+    ref: Doc = {"name": name, "key": key}
+    if optional:
+        ref["optional"] = True
+    return {"secretKeyRef": ref}
+
+
+def public_url_key(service: str) -> str:
+    """The `echo-platform` key holding where people reach `service` (`SCHEDULING_PUBLIC_URL`)."""
+    return f"{service.upper()}_PUBLIC_URL"
+
+
+def public_url(service: str, overlay: str) -> str:
+    return f"https://{service}.{overlay}.{PUBLIC_DOMAIN}"
+
+
+#: The library bucket of a namespace: `(variable, key, optional)` in secret `echo-scheduling-s3`.
+#: Without endpoint the bucket is AWS S3; without keys boto3's chain (e.g. a pod identity) signs.
+LIBRARY_S3_KEYS = (
+    ("SCHEDULING_LIBRARY_S3_BUCKET", "bucket", False),
+    ("SCHEDULING_LIBRARY_S3_REGION", "region", False),
+    ("SCHEDULING_LIBRARY_S3_ENDPOINT", "endpoint", True),
+    ("SCHEDULING_LIBRARY_S3_ACCESS_KEY_ID", "access-key-id", True),
+    ("SCHEDULING_LIBRARY_S3_SECRET_ACCESS_KEY", "secret-access-key", True),
+    ("SCHEDULING_LIBRARY_S3_ADDRESSING_STYLE", "addressing-style", True),
+)
+
+
+def feature_env(service: str) -> list[Doc]:
+    """Settings of one service beyond the common ones: storage, link secrets, public URLs."""
+    if service == "scheduling":
+        # S3: presigned links verify at the bucket, so replicas need no shared signing secret
+        # and no shared volume (the local store would need both).
+        return [
+            {"name": "SCHEDULING_LIBRARY_STORAGE", "value": "s3"},
+            *(
+                {
+                    "name": variable,
+                    "valueFrom": secret_env("echo-scheduling-s3", key, optional=optional),
+                }
+                for variable, key, optional in LIBRARY_S3_KEYS
+            ),
+            {"name": "SCHEDULING_PUBLIC_URL", "valueFrom": config_env(public_url_key(service))},
+        ]
+    if service == "attendance":
+        return [
+            {
+                "name": "ATTENDANCE_EVALUATION_SECRET",
+                "valueFrom": secret_env("echo-attendance-signing", "evaluation"),
+            },
+            {
+                "name": "ATTENDANCE_CERTIFICATE_SECRET",
+                "valueFrom": secret_env("echo-attendance-signing", "certificate"),
+            },
+            {
+                "name": "ATTENDANCE_WEBHOOK_SECRETS",
+                "valueFrom": secret_env("echo-attendance-signing", "webhooks"),
+            },
+            {
+                "name": "ATTENDANCE_PUBLIC_BASE_URL",
+                "valueFrom": config_env(public_url_key(service)),
+            },
+        ]
+    if service == "notifications":
+        return [
+            {
+                "name": "NOTIFICATIONS_WEBHOOK_SECRET",
+                "valueFrom": secret_env("echo-notifications-signing", "webhook"),
+            },
+            # The region's mail relay; the default (127.0.0.1:1025) is a development sink.
+            *(
+                {
+                    "name": f"NOTIFICATIONS_SMTP_{key.upper().replace('-', '_')}",
+                    "valueFrom": secret_env(
+                        "echo-notifications-smtp", key, optional=key not in ("host", "port")
+                    ),
+                }
+                for key in ("host", "port", "username", "password", "starttls", "tls")
+            ),
+            # defined first: Kubernetes expands $(SCHEDULING_PUBLIC_URL) only from earlier entries
+            {
+                "name": "SCHEDULING_PUBLIC_URL",
+                "valueFrom": config_env(public_url_key("scheduling")),
+            },
+            {
+                "name": "NOTIFICATIONS_LIBRARY_URL",
+                "value": "$(SCHEDULING_PUBLIC_URL)/v1/programmes/{programme_id}/materials",
+            },
+        ]
+    return []
 
 
 def service_objects(service: str) -> list[Doc]:
@@ -117,6 +210,7 @@ def service_objects(service: str) -> list[Doc]:
         {"name": "OTEL_EXPORTER_OTLP_PROTOCOL", "value": "http/protobuf"},
         # The NATS server certificate's CA (plus public roots for the JWKS URL), from a secret.
         {"name": "SSL_CERT_FILE", "value": "/etc/echo/ca/ca-bundle.crt"},
+        *feature_env(service),
     ]
     probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10}
     deployment: Doc = {
@@ -263,7 +357,8 @@ def service_objects(service: str) -> list[Doc]:
                     NATS_EGRESS,
                     {"ports": [{"protocol": "TCP", "port": 5432}]},  # its PostgreSQL
                     {"ports": [{"protocol": "TCP", "port": 4318}]},  # OTLP collector
-                    {"ports": [{"protocol": "TCP", "port": 443}]},  # the IdP's JWKS
+                    # the IdP's JWKS; for scheduling also the library's S3 endpoint (HTTPS)
+                    {"ports": [{"protocol": "TCP", "port": 443}]},
                 ]
                 + (
                     [
@@ -294,6 +389,8 @@ def platform_objects() -> list[Doc]:
                 "NATS_URL": "tls://echo-nats:4222",
                 "AUTH_JWKS_URL": "https://login.example.org/.well-known/jwks.json",
                 "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector.observability:4318",
+                # each overlay replaces these with its own ingress hosts
+                **{public_url_key(s): public_url(s, "ontario") for s in PUBLIC_SERVICES},
             },
         },
         {
@@ -642,13 +739,15 @@ def overlay_kustomization(overlay: str) -> Doc:
         else ["../../base"]
     )
     regions = ",".join(REGIONS) if superhub else overlay
+    platform_patch = [{"op": "replace", "path": "/data/REGIONS", "value": regions}] + [
+        {"op": "replace", "path": f"/data/{public_url_key(s)}", "value": public_url(s, overlay)}
+        for s in PUBLIC_SERVICES
+    ]
     patches: list[Doc] = [
         {"path": "nats-env.yaml"},
         {
             "target": {"kind": "ConfigMap", "name": "echo-platform"},
-            "patch": yaml.safe_dump(
-                [{"op": "replace", "path": "/data/REGIONS", "value": regions}], sort_keys=False
-            ),
+            "patch": yaml.safe_dump(platform_patch, sort_keys=False),
         },
     ]
     if superhub:

@@ -8,12 +8,13 @@ the regional leaf nodes with them, and always stops exactly the processes it sta
 from __future__ import annotations
 
 import secrets
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from echo_runtime.natsserver import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 NATS_DIR = REPO / "deploy" / "nats"
@@ -22,12 +23,6 @@ NATS_SERVER = Path(sys.executable).parent / "nats-server"
 HUB_SERVERS = ("hub-1", "hub-2", "hub-3")
 SERVICES = ("scheduling", "cases", "attendance", "notifications", "reporting")
 REGIONS = ("ontario", "northern-ireland", "shanghai")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def env_name(*parts: str) -> str:

@@ -8,7 +8,10 @@ references.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -20,6 +23,8 @@ from typing import Any
 
 import pytest
 import yaml
+from echo_runtime.settings import ServiceSettings
+from pydantic import ValidationError
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
@@ -258,3 +263,172 @@ def test_services_probe_ready_and_healthy_and_have_their_own_policy(
         )
         assert hpa["spec"]["scaleTargetRef"]["name"] == name
         assert hpa["spec"]["minReplicas"] >= 2
+
+
+def _container_env(objects: list[Doc], service: str) -> list[Doc]:
+    deployment = next(
+        d
+        for d in objects
+        if d["kind"] == "Deployment" and d["metadata"]["name"] == f"echo-{service}"
+    )
+    env: list[Doc] = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    return env
+
+
+def _platform(objects: list[Doc]) -> dict[str, str]:
+    config = next(d for d in objects if d["metadata"]["name"] == "echo-platform")
+    data: dict[str, str] = config["data"]
+    return data
+
+
+def _secret_placeholder(variable: str, name: str, key: str) -> str:
+    """What an operator puts in a secret: long random strings (JSON for webhook secrets)."""
+    value = f"operator-supplied-{name}-{key}-0123456789abcdef"
+    if variable.endswith("_WEBHOOK_SECRETS"):
+        return json.dumps({"zoom": value, "generic": value})
+    if variable.endswith("_SMTP_PORT"):
+        return "587"
+    if variable.endswith(("_SMTP_STARTTLS", "_SMTP_TLS")):
+        return "true" if variable.endswith("STARTTLS") else "false"
+    return value
+
+
+def pod_environment(entries: list[Doc], config: dict[str, str]) -> dict[str, str]:
+    """The environment the kubelet gives the container: ConfigMap values looked up, secrets
+    filled with placeholders (optional keys left out, the operator may omit them) and
+    `$(VAR)` expanded from earlier entries only, as Kubernetes does."""
+    environment: dict[str, str] = {}
+    for entry in entries:
+        if "value" in entry:
+            value = re.sub(
+                r"\$\(([A-Z0-9_]+)\)",
+                lambda m: environment.get(m.group(1), m.group(0)),
+                entry["value"],
+            )
+        elif "configMapKeyRef" in entry["valueFrom"]:
+            ref = entry["valueFrom"]["configMapKeyRef"]
+            assert ref["name"] == "echo-platform", entry
+            value = config[ref["key"]]
+        elif "secretKeyRef" in entry["valueFrom"]:
+            ref = entry["valueFrom"]["secretKeyRef"]
+            if ref.get("optional"):
+                continue
+            value = _secret_placeholder(entry["name"], ref["name"], ref["key"])
+        else:
+            continue  # fieldRef: not a setting
+        environment[entry["name"]] = value
+    return environment
+
+
+def start_settings(
+    service: str, environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> ServiceSettings:
+    """The service's settings class read from exactly `environment` (as the pod starts it)."""
+    prefix = service.upper() + "_"
+    with monkeypatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith(prefix)]:
+            patch.delenv(name)
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        module = importlib.import_module(f"echo_{service}.settings")
+        settings = getattr(module, f"{service.capitalize()}Settings")()
+        assert isinstance(settings, ServiceSettings)
+        return settings
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_service_starts_in_production_with_the_rendered_environment(
+    overlay: str, rendered: dict[str, tuple[Path, list[Doc]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Production refuses development secrets and an unshared library signing secret: the
+    manifests must give each service what it needs, or its pods crash-loop."""
+    _, objects = rendered[overlay]
+    config = _platform(objects)
+    assert config["ENVIRONMENT"] == "production"
+    started = []
+    for deployment in (d for d in objects if d["kind"] == "Deployment"):
+        service = deployment["metadata"]["name"].removeprefix("echo-")
+        environment = pod_environment(_container_env(objects, service), config)
+        settings = start_settings(service, environment, monkeypatch)
+        assert settings.environment == "production"
+        started.append(service)
+    assert len(started) == (2 if overlay == "superhub" else 5)
+
+
+@pytest.mark.parametrize(
+    ("service", "dropped", "message"),
+    [
+        # without s3 the library falls back to the local store: no shared secret, no start
+        ("scheduling", "SCHEDULING_LIBRARY_STORAGE", "SCHEDULING_LIBRARY_SIGNING_SECRET"),
+        ("attendance", "ATTENDANCE_EVALUATION_SECRET", "ATTENDANCE_EVALUATION_SECRET"),
+        ("notifications", "NOTIFICATIONS_WEBHOOK_SECRET", "NOTIFICATIONS_WEBHOOK_SECRET"),
+    ],
+)
+def test_a_service_missing_its_secret_refuses_to_start(
+    service: str,
+    dropped: str,
+    message: str,
+    rendered: dict[str, tuple[Path, list[Doc]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, objects = rendered["ontario"]
+    entries = [e for e in _container_env(objects, service) if e["name"] != dropped]
+    assert len(entries) == len(_container_env(objects, service)) - 1
+    environment = pod_environment(entries, _platform(objects))
+    with pytest.raises(ValidationError, match=message):
+        start_settings(service, environment, monkeypatch)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_library_is_in_s3_with_bucket_and_credentials_from_a_secret(
+    overlay: str, rendered: dict[str, tuple[Path, list[Doc]]]
+) -> None:
+    _, objects = rendered[overlay]
+    env = {e["name"]: e for e in _container_env(objects, "scheduling")}
+    assert env["SCHEDULING_LIBRARY_STORAGE"]["value"] == "s3"
+    required = {"SCHEDULING_LIBRARY_S3_BUCKET": "bucket", "SCHEDULING_LIBRARY_S3_REGION": "region"}
+    optional = {
+        "SCHEDULING_LIBRARY_S3_ENDPOINT": "endpoint",
+        "SCHEDULING_LIBRARY_S3_ACCESS_KEY_ID": "access-key-id",
+        "SCHEDULING_LIBRARY_S3_SECRET_ACCESS_KEY": "secret-access-key",
+    }
+    for variable, key in {**required, **optional}.items():
+        ref = env[variable]["valueFrom"]["secretKeyRef"]
+        assert (ref["name"], ref["key"]) == ("echo-scheduling-s3", key), variable
+        assert ref.get("optional", False) is (variable in optional), variable
+    # no plaintext secret, and no signing secret needed (presigned links verify at the bucket)
+    assert not any("value" in e for n, e in env.items() if "SECRET" in n or "KEY" in n)
+    assert "SCHEDULING_LIBRARY_SIGNING_SECRET" not in env
+    config = _platform(objects)
+    assert config["SCHEDULING_PUBLIC_URL"] == f"https://scheduling.{overlay}.echo.example.org"
+    # the bucket is reached over HTTPS: the scheduling pods may open 443 (deny-all otherwise)
+    policy = next(d for d in objects if d["metadata"]["name"] == "echo-scheduling-allow")["spec"]
+    assert "Egress" in policy["policyTypes"]
+    assert {"ports": [{"protocol": "TCP", "port": 443}]} in policy["egress"]
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_evaluation_and_library_links_name_the_region_s_own_hosts(
+    region: str, rendered: dict[str, tuple[Path, list[Doc]]]
+) -> None:
+    _, objects = rendered[region]
+    config = _platform(objects)
+    attendance = {e["name"]: e for e in _container_env(objects, "attendance")}
+    ref = attendance["ATTENDANCE_EVALUATION_SECRET"]["valueFrom"]["secretKeyRef"]
+    assert (ref["name"], ref["key"]) == ("echo-attendance-signing", "evaluation")
+    assert "optional" not in ref
+    environment = pod_environment(_container_env(objects, "attendance"), config)
+    assert environment["ATTENDANCE_PUBLIC_BASE_URL"] == (
+        f"https://attendance.{region}.echo.example.org"
+    )
+    notifications = pod_environment(_container_env(objects, "notifications"), config)
+    smtp = {e["name"]: e for e in _container_env(objects, "notifications")}
+    for key in ("HOST", "PORT"):  # mail goes to the region's relay, never the dev default
+        ref = smtp[f"NOTIFICATIONS_SMTP_{key}"]["valueFrom"]["secretKeyRef"]
+        assert ref["name"] == "echo-notifications-smtp" and "optional" not in ref
+    assert notifications["NOTIFICATIONS_LIBRARY_URL"] == (
+        f"https://scheduling.{region}.echo.example.org/v1/programmes/{{programme_id}}/materials"
+    )
+    # every region has its own hosts
+    others = [r for r in REGIONS if r != region]
+    assert not any(other in environment["ATTENDANCE_PUBLIC_BASE_URL"] for other in others)
