@@ -1,0 +1,327 @@
+"""PHI stays where it belongs: one scenario through real processes, every output searched.
+
+`echo-hub dev --topology multi-region`'s platform (superhub cluster + `ontario` and `shanghai`
+leaves from the checked-in configs, every service a real process under its own NATS user) runs
+with spans printed to each service's output (`OTEL_TRACES_EXPORTER=console`). In `ontario`: two
+participants with distinctive emails are enrolled and registered, a case with distinctive text is
+submitted (text with PHI is refused), reviewed, approved, put on a session's agenda and, once the
+session is under way, answered with recommendations (emailed to the presenter). Then everything
+is collected:
+
+* every process's output (JSON logs and the spans): `logs`;
+* every message of every stream on every server (regional, network, superhub, DLQ);
+* every database file (SQLite, with its WAL) of every service in both regions and the superhub,
+  and the superhub's network report;
+
+and searched for each case text and email. They may appear only in ontario's cases, attendance
+and notifications stores and in ontario's own stream: anywhere else is a hit. A positive control
+(the marks are found where they belong) makes sure the search can fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import nats
+import pytest
+from echo_hub.multiregion import MultiRegionPlatform
+from echo_runtime.auth import mint_dev_token
+from echo_runtime.settings import DEV_SECRET
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+REGIONS = ("ontario", "shanghai")
+HOME = "ontario"
+T = TypeVar("T")
+#: Where the marks belong (regional stores of the home region and its own stream).
+ALLOWED = {
+    f"db {HOME}/cases",
+    f"db {HOME}/attendance",
+    f"db {HOME}/notifications",
+    f"stream {HOME}/ECHO_ONTARIO",
+    f"mail {HOME}",
+}
+
+
+def letters(n: int = 12) -> str:
+    # letters only: the cases screener refuses digit runs as possible record numbers
+    return "".join(chr(97 + int(c, 16)) for c in uuid.uuid4().hex[:n])
+
+
+def headers(role: str, region: str = "*", subject: str | None = None) -> dict[str, str]:
+    token = mint_dev_token(
+        DEV_SECRET, subject=subject, roles=[role], regions=[region], ttl_seconds=3600
+    )
+    return {"authorization": f"Bearer {token}"}
+
+
+def wait_for(check: Callable[[], T], what: str, timeout: float = 90.0) -> T:
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.3)
+    raise AssertionError(f"not within {timeout}s: {what} (last: {last!r})")
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MultiRegionPlatform]:
+    data: Path = tmp_path_factory.mktemp("phi")
+    (data / "logs").mkdir()
+    saved = {k: os.environ.get(k) for k in ("OTEL_TRACES_EXPORTER", "NOTIFICATIONS_MAIL_DROP_DIR")}
+    os.environ["OTEL_TRACES_EXPORTER"] = "console"  # every span into the process output
+    os.environ["NOTIFICATIONS_MAIL_DROP_DIR"] = str(data / "mail")
+    running = MultiRegionPlatform(regions=list(REGIONS), data_dir=data, base_port=0)
+    try:
+        running.start_nats()
+        asyncio.run(running.provision())
+        running.start_services()
+        running.wait_ready(timeout=150)
+        yield running
+    finally:
+        running.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+async def stream_messages(platform: MultiRegionPlatform) -> dict[str, bytes]:
+    """Every stream on the superhub and each leaf: headers and bodies of every message."""
+    where_urls = {"hub": platform.hub.url("admin", platform.password("hub", "admin"))}  # type: ignore[union-attr]
+    for region in REGIONS:
+        where_urls[region] = platform.leaves[region].url(
+            "admin", platform.password(region, "admin")
+        )
+    found: dict[str, bytes] = {}
+    for where, url in where_urls.items():
+        nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=1)
+        try:
+            js = nc.jetstream(timeout=10)
+            for info in await js.streams_info():
+                name = info.config.name or ""
+                chunks = []
+                for seq in range(info.state.first_seq, info.state.last_seq + 1):
+                    try:
+                        msg = await js.get_msg(name, seq)
+                    except Exception:  # noqa: S112 - a deleted sequence (limits, dedup)
+                        continue
+                    chunks.append(repr(msg.headers).encode() + b"\n" + (msg.data or b""))
+                found[f"stream {where}/{name}"] = b"\n".join(chunks)
+        finally:
+            await nc.close()
+    return found
+
+
+def collect(platform: MultiRegionPlatform, http: httpx.Client) -> dict[str, bytes]:
+    """Every place data can end up, by location name."""
+    data = platform.data_dir
+    found: dict[str, bytes] = {}
+    for log in sorted((data / "logs").glob("*.log")):
+        found[f"logs {log.stem}"] = log.read_bytes()
+    for log in sorted(data.rglob("*.log")):
+        if log.parent != data / "logs":
+            found[f"logs nats/{log.name}"] = log.read_bytes()
+    for where in (*REGIONS, "superhub"):
+        for db in sorted((data / where).glob("*.db")):
+            files = [db, *db.parent.glob(db.name + "-*")]  # the WAL holds recent writes
+            found[f"db {where}/{db.stem}"] = b"".join(f.read_bytes() for f in files)
+    mail = data / "mail"
+    if mail.exists():
+        found[f"mail {HOME}"] = b"".join(f.read_bytes() for f in mail.rglob("*") if f.is_file())
+    report = http.get(
+        platform.url("superhub", "reporting") + "/v1/reports/network",
+        headers=headers("network-admin"),
+    )
+    found["superhub report"] = report.content
+    found.update(asyncio.run(stream_messages(platform)))
+    return found
+
+
+def test_case_text_and_emails_appear_only_in_their_region_stores_and_stream(
+    platform: MultiRegionPlatform,
+) -> None:
+    case_mark = "casetext" + letters()
+    question_mark = "question" + letters()
+    advice_mark = "advice" + letters()
+    emails = [f"phi-{letters(8)}@example.org", f"phi-{letters(8)}@example.org"]
+    marks = [case_mark, question_mark, advice_mark, *emails]
+    hub = headers("hub-admin", HOME)
+    with httpx.Client(timeout=30) as http:
+        programme = http.post(
+            platform.url(HOME, "scheduling") + "/v1/programmes",
+            headers=hub,
+            json={
+                "region": HOME,
+                "title": "Residency programme",
+                "timezone": "UTC",
+                "starts_on": str(date.today() + timedelta(days=7)),
+                "local_start": "12:00",
+                "session_count": 4,
+            },
+        )
+        assert programme.status_code == 201, programme.text
+        programme_id = programme.json()["id"]
+
+        def known_to_attendance() -> bool:
+            answer = http.get(
+                platform.url(HOME, "attendance") + f"/v1/programmes/{programme_id}/credit-rule",
+                headers=hub,
+            )
+            return answer.status_code == 200
+
+        wait_for(known_to_attendance, "the programme in attendance")
+        people = []
+        for n, email in enumerate(emails):
+            person = http.post(
+                platform.url(HOME, "attendance") + "/v1/participants",
+                headers=hub,
+                json={
+                    "region": HOME,
+                    "name": f"Doctor Residency {chr(65 + n)}",
+                    "email": email,
+                    "profession": "physician",
+                    "clinic": "Rural Clinic",
+                    "clinic_id": str(uuid.uuid4()),
+                },
+            )
+            assert person.status_code == 201, person.text
+            people.append(person.json()["id"])
+            registered = http.post(
+                platform.url(HOME, "attendance") + f"/v1/programmes/{programme_id}/registrations",
+                headers=hub,
+                json={"participant_id": person.json()["id"]},
+            )
+            assert registered.status_code in (200, 201), registered.text
+        spoke = headers("spoke", HOME, subject=people[0])
+        fields = {
+            "presenting_question": f"Which second-line agent ({question_mark})?",
+            "age_band": "50-59",
+            "sex": "male",
+            "relevant_history": f"Type 2 diabetes for twelve years ({case_mark}).",
+            "medications": "Metformin 1000 mg BID.",
+            "investigations": "HbA1c 9.1%.",
+            "what_was_tried": "Diet counselling for 6 months.",
+            "specific_question": "SGLT2 inhibitor or GLP-1 agonist first?",
+        }
+        case: dict[str, Any] = {}
+
+        def submitted() -> bool:
+            answer = http.post(
+                platform.url(HOME, "cases") + "/v1/cases",
+                headers=spoke,
+                json={"programme_id": programme_id, "fields": fields},
+            )
+            case.update(answer.json() if answer.status_code == 201 else {})
+            return answer.status_code == 201
+
+        wait_for(submitted, "the registered spoke's case accepted")
+        # text with PHI is refused before it is stored or sent anywhere
+        refused = http.post(
+            platform.url(HOME, "cases") + "/v1/cases",
+            headers=spoke,
+            json={
+                "programme_id": programme_id,
+                "fields": {
+                    **fields,
+                    "relevant_history": f"{case_mark} MRN 48213377, DOB 1961-02-03",
+                },
+            },
+        )
+        assert refused.status_code == 422, refused.text
+        for action in ("review", "approve"):
+            answer = http.post(
+                platform.url(HOME, "cases") + f"/v1/cases/{case['id']}/{action}", headers=hub
+            )
+            assert answer.status_code == 200, answer.text
+        # the first session moved to start in a few seconds, the case on its agenda, and once
+        # it is under way the hub issues recommendations (they are emailed to the presenter)
+        sessions = http.get(
+            platform.url(HOME, "scheduling") + f"/v1/programmes/{programme_id}/sessions",
+            headers=hub,
+        ).json()["items"]
+        session_id = sessions[0]["id"]
+        soon = datetime.now(UTC) + timedelta(seconds=10)
+        moved = http.patch(
+            platform.url(HOME, "scheduling") + f"/v1/sessions/{session_id}",
+            headers=hub,
+            json={"starts_at": soon.isoformat()},
+        )
+        assert moved.status_code == 200, moved.text
+        agenda = http.put(
+            platform.url(HOME, "scheduling") + f"/v1/sessions/{session_id}/agenda",
+            headers=hub,
+            json={"case_slots": [{"position": 1, "case_id": case["id"]}]},
+        )
+        assert agenda.status_code == 200, agenda.text
+
+        def recommended() -> bool:
+            answer = http.post(
+                platform.url(HOME, "cases") + f"/v1/cases/{case['id']}/recommendations",
+                headers=hub,
+                json={"text": f"Start an SGLT2 inhibitor ({advice_mark})."},
+            )
+            return answer.status_code == 200
+
+        wait_for(recommended, "recommendations accepted once the session is under way")
+
+        def presenter_told() -> bool:
+            mail = platform.data_dir / "mail"
+            blobs = (
+                [f.read_bytes() for f in mail.rglob("*") if f.is_file()] if mail.exists() else []
+            )
+            return any(advice_mark.encode() in b or b"recommendation" in b.lower() for b in blobs)
+
+        wait_for(presenter_told, "the presenter's recommendations email")
+
+        def network_settled() -> bool:
+            report = http.get(
+                platform.url("superhub", "reporting") + "/v1/reports/network",
+                headers=headers("network-admin"),
+            ).json()
+            mine = {r["region"]: r for r in report["regions"]["items"]}.get(HOME, {})
+            return bool(mine.get("programmes"))
+
+        wait_for(network_settled, "the superhub report counting ontario")
+        found = collect(platform, http)
+
+    hits: Counter[str] = Counter()
+    controls: Counter[str] = Counter()
+    found_marks: Counter[str] = Counter()
+    for location, blob in found.items():
+        for mark in marks:
+            count = blob.count(mark.encode())
+            if not count:
+                continue
+            if location in ALLOWED:
+                controls[location] += count
+                found_marks[mark] += count
+            else:
+                hits[f"{location}: {mark}"] += count
+    spans = sum(blob.count(b'"span_id": "0x') for k, blob in found.items() if k.startswith("logs"))
+    log_lines = sum(blob.count(b"\n") for k, blob in found.items() if k.startswith("logs"))
+    streams = [k for k in found if k.startswith("stream ")]
+    print(
+        f"\nPHI search: {len(marks)} marks in {len(found)} locations ({log_lines} log lines,"
+        f" {spans} spans, {len(streams)} streams: {sorted(streams)})"
+    )
+    print(f"  where they belong (positive control): {dict(controls)}")
+    print(f"  each mark found there: {[found_marks[m] for m in marks]}")
+    print(f"  hits outside: {sum(hits.values())} {dict(hits)}")
+    assert spans > 0, "no span was captured: the trace search would find nothing"
+    assert controls[f"db {HOME}/cases"] > 0 and controls[f"db {HOME}/attendance"] > 0
+    assert controls[f"stream {HOME}/ECHO_ONTARIO"] > 0
+    assert all(found_marks[m] for m in marks), "a mark was not found even where it belongs"
+    assert not hits, dict(hits)
