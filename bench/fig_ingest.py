@@ -17,13 +17,22 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from statistics import median
 
 import httpx
 from echo_runtime.natsserver import free_port
 
 from bench.harness import Options, Row, repeat, say
 from bench.loadgen import Request, closed_loop
-from bench.stack import Stack, envelope, programme_created, session_scheduled, token, wire
+from bench.stack import (
+    ServiceProcess,
+    Stack,
+    envelope,
+    programme_created,
+    session_scheduled,
+    token,
+    wire,
+)
 
 CONNECTIONS = 64
 P99_GOAL_MS = 100.0
@@ -187,8 +196,11 @@ async def run(stack: Stack, opts: Options) -> list[Row]:
         counter["webhook"] += 1
         return zoom_request(counter["webhook"], session_start)
 
-    async def measure(ports: list[int], make: object, label: str) -> dict[str, float]:
+    async def measure(
+        ports: list[int], make: object, label: str, procs: list[ServiceProcess]
+    ) -> dict[str, float]:
         await closed_loop(ports, make, connections=CONNECTIONS, total=warmup, max_seconds=30)  # type: ignore[arg-type]
+        cpu_before = sum(p.cpu_seconds() for p in procs)
         result = await closed_loop(
             ports,
             make,  # type: ignore[arg-type]
@@ -196,20 +208,23 @@ async def run(stack: Stack, opts: Options) -> list[Row]:
             total=total,
             max_seconds=max_seconds,
         )
-        say(f"    {label}: {result.summary()}")
+        # CPU per request of the app's processes: what the machine's other load does not change.
+        cpu_ms = (sum(p.cpu_seconds() for p in procs) - cpu_before) * 1000 / max(result.ok, 1)
+        say(f"    {label}: {result.summary()}, {cpu_ms:.1f} ms CPU a request")
         await asyncio.sleep(1.0)  # let the relays drain before the next measurement
         return {
             f"{label}_rps": result.throughput,
             f"{label}_p50": result.p(50),
             f"{label}_p99": result.p(99),
             f"{label}_failed": float(result.failed),
+            f"{label}_cpu_ms": cpu_ms,
         }
 
     async def once(_: int) -> dict[str, float]:
         values: dict[str, float] = {}
-        values.update(await measure(baseline_ports, baseline_request, "baseline"))
-        values.update(await measure(cases_ports, case_request, "cases"))
-        values.update(await measure(attendance_ports, webhook_request, "webhook"))
+        values.update(await measure(baseline_ports, baseline_request, "baseline", baseline))
+        values.update(await measure(cases_ports, case_request, "cases", cases))
+        values.update(await measure(attendance_ports, webhook_request, "webhook", attendance))
         return values
 
     got_values = await repeat(opts.repeats, once, say, "ingest")
@@ -265,6 +280,15 @@ async def run(stack: Stack, opts: Options) -> list[Row]:
             extra={"p50": got_values["webhook_p50"]},
         ),
     ]
+    cpu = {k: median(got_values[f"{k}_cpu_ms"]) for k in ("baseline", "cases", "webhook")}
+    rows[0].extra["cpu_ms_per_request"] = got_values["cases_cpu_ms"]
+    rows[0].extra["baseline_cpu_ms_per_request"] = got_values["baseline_cpu_ms"]
+    rows[2].extra["cpu_ms_per_request"] = got_values["webhook_cpu_ms"]
+    rows[0].notes.append(
+        f"CPU a request (all processes of the app, median; load elsewhere does not change it):"
+        f" POST /v1/cases {cpu['cases']:.2f} ms, webhook {cpu['webhook']:.2f} ms,"
+        f" bare INSERT {cpu['baseline']:.2f} ms"
+    )
     if any(failed.values()):
         rows[0].notes.append(f"non-2xx or failed requests: {failed}")
     return rows

@@ -80,6 +80,14 @@ class ServiceProcess:
         assert self.process is not None
         return self.process.pid
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU this process has used so far (from /proc; 0 where there is none)."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, AssertionError):
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def start(self) -> ServiceProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it
         self.process = subprocess.Popen(
@@ -177,6 +185,7 @@ class Stack:
                 f"{prefix}DATA_DIR": str(self.log_dir / f"{service}-data"),
                 f"{prefix}PUBLIC_URL": f"http://127.0.0.1:{port}",
                 f"{prefix}HOST": "127.0.0.1",
+                f"{prefix}RATE_LIMITS": "false",  # one client drives hundreds of requests/s
             }
         )
         env.update(extra_env or {})

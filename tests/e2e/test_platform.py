@@ -7,19 +7,17 @@ Ctrl-C (SIGINT) must leave no process behind.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from echo_runtime.testing import token
+
+from tests.e2e.devplatform import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -31,53 +29,6 @@ def _alive(pid: int) -> bool:
         return False
     stat = Path(f"/proc/{pid}/stat")
     return not (stat.exists() and stat.read_text().split()[2] == "Z")
-
-
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    data = tmp_path_factory.mktemp("echo-dev")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "echo_hub",
-            "dev",
-            "--data-dir",
-            str(data),
-            "--base-port",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    urls = data / "urls.json"
-    deadline = time.monotonic() + 150
-    while not urls.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            out = proc.stdout.read() if proc.stdout else ""
-            logs = {p.name: p.read_text()[-3000:] for p in (data / "logs").glob("*.log")}
-            pytest.fail(f"echo-hub dev did not come up: {out}\n{logs}")
-        time.sleep(0.3)
-    info: dict[str, Any] = json.loads(urls.read_text())
-    info["process"] = proc
-    info["data"] = data
-    yield info
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(60)
-
-
-def _wait(check: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.25)
-    raise AssertionError(f"not reached within {timeout}s: {last!r}")
 
 
 def test_programme_to_report_flow_over_http(platform: dict[str, Any]) -> None:
@@ -112,13 +63,13 @@ def test_programme_to_report_flow_over_http(platform: dict[str, Any]) -> None:
             totals = body["totals"]
             return totals if totals["programmes"] == before["totals"]["programmes"] + 1 else None
 
-        after = _wait(report)
+        after = wait_for(report)
         assert after["sessions_scheduled"] == before["totals"]["sessions_scheduled"] + 6
 
         # Attendance took the sessions into its own tables: it knows the session now.
         first = sessions["items"][0]["id"]
         facilitator = token("facilitator", "ontario")
-        _wait(
+        wait_for(
             lambda: (
                 http.get(
                     f"{platform['attendance']}/v1/sessions/{first}/attendance", headers=facilitator
@@ -154,4 +105,4 @@ def test_ctrl_c_leaves_no_process_behind(platform: dict[str, Any]) -> None:
     assert len(pids) == 6 and all(_alive(pid) for pid in pids)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == 0
-    _wait(lambda: not any(_alive(pid) for pid in pids), timeout=30)
+    wait_for(lambda: not any(_alive(pid) for pid in pids), timeout=30)

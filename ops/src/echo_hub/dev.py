@@ -27,7 +27,7 @@ from echo_runtime.natsserver import NatsServer
 from echo_runtime.provision import apply_topology
 from echo_runtime.settings import DEV_SECRET
 
-from echo_hub.processes import port_for, stop_all, wait_ready
+from echo_hub.processes import port_for, region_links, stop_all, wait_ready
 
 SERVICES = ["scheduling", "cases", "attendance", "notifications", "reporting"]
 
@@ -97,6 +97,8 @@ class Platform:
                     f"{prefix}PUBLIC_URL": f"http://127.0.0.1:{port}",
                 }
             )
+            for name, value in region_links(service, self.url("scheduling")).items():
+                env.setdefault(name, value)
             if service == "notifications" and "NOTIFICATIONS_SMTP_HOST" not in os.environ:
                 # No SMTP server on a laptop: demo emails are written as .eml files instead.
                 env["NOTIFICATIONS_MAIL_DROP_DIR"] = str((self.data_dir / "mail").resolve())

@@ -35,7 +35,7 @@ from echo_runtime.natsserver import free_port, nats_server_binary
 from echo_runtime.provision import apply_topology
 from echo_runtime.settings import DEV_SECRET
 
-from echo_hub.processes import port_for, stop_all, wait_ready
+from echo_hub.processes import port_for, region_links, stop_all, wait_ready
 
 SERVICES = ["scheduling", "cases", "attendance", "notifications", "reporting"]
 #: What the superhub runs (its config has users for these only).
@@ -285,6 +285,9 @@ class MultiRegionPlatform:
                 ).lower(),
             }
         )
+        if (where, "scheduling") in self.ports:  # started first in every region
+            for name, value in region_links(service, self.url(where, "scheduling")).items():
+                env.setdefault(name, value)
         log = open(self.data_dir / "logs" / f"{where}-{service}.log", "ab")  # noqa: SIM115
         self.processes[(where, service)] = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", f"echo_{service}", "serve", "--port", str(port)],

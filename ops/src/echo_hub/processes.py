@@ -55,3 +55,11 @@ def stop_all(processes: Iterable[subprocess.Popen[bytes]], grace: float = 15.0) 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+def region_links(service: str, scheduling_url: str) -> dict[str, str]:
+    """Environment a service needs to link people to another service of its region."""
+    if service == "notifications":
+        library = scheduling_url + "/v1/programmes/{programme_id}/materials"
+        return {"NOTIFICATIONS_LIBRARY_URL": library}
+    return {}
