@@ -82,11 +82,17 @@ def _participant(http: httpx.Client, base: str, admin: dict[str, str], mail: str
 def _register(
     http: httpx.Client, base: str, admin: dict[str, str], programme: str, person: str
 ) -> None:
-    done = http.post(
-        f"{base}/v1/programmes/{programme}/registrations",
-        headers=admin,
-        json={"participant_id": person},
-    )
+    """Register once attendance has learned the programme from scheduling's event (404 before)."""
+
+    def post() -> httpx.Response | None:
+        done = http.post(
+            f"{base}/v1/programmes/{programme}/registrations",
+            headers=admin,
+            json={"participant_id": person},
+        )
+        return None if done.status_code == 404 else done
+
+    done = wait_for(post)
     assert done.status_code == 201, done.text
 
 

@@ -175,11 +175,24 @@ def _enrol_demo_participants(
                 },
             )
             person.raise_for_status()
-            client.post(
-                f"/v1/programmes/{programme_id}/registrations",
-                json={"participant_id": person.json()["id"]},
-            ).raise_for_status()
+            _register_when_known(client, programme_id, person.json()["id"])
     return len(DEMO_PEOPLE)
+
+
+def _register_when_known(
+    client: httpx.Client, programme_id: str, participant_id: str, *, within: float = 60.0
+) -> None:
+    """Register once attendance has learned the programme from scheduling's event (404 before)."""
+    deadline = time.monotonic() + within
+    while True:
+        response = client.post(
+            f"/v1/programmes/{programme_id}/registrations",
+            json={"participant_id": participant_id},
+        )
+        if response.status_code != 404 or time.monotonic() > deadline:
+            response.raise_for_status()
+            return
+        time.sleep(0.2)
 
 
 def run_dev(*, regions: list[str], data_dir: Path, seed: bool, fresh: bool, base_port: int) -> int:
