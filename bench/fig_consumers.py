@@ -22,7 +22,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from bench.harness import Options, Row, repeat, say
-from bench.stack import REGION, Stack, backlog_events, publish_all, wire
+from bench.stack import REGION, ServiceProcess, Stack, backlog_events, publish_all, wire
 
 BATCH = 200
 STREAM = stream_name(REGION)
@@ -41,11 +41,14 @@ async def backlog_of(stack: Stack, durable: str) -> int:
 
 
 async def drain_rate(
-    stack: Stack, durable: str, backlog: int, max_seconds: float
-) -> tuple[float, int]:
+    stack: Stack, durable: str, backlog: int, max_seconds: float, proc: ServiceProcess
+) -> tuple[float, int, float]:
     """Events/s of a durable consumer working through its backlog, from its first ack until the
-    backlog is gone or `max_seconds` passed; and how many events it handled in that window."""
+    backlog is gone or `max_seconds` passed; how many events it handled in that window; and the
+    service process's CPU milliseconds an event in it (a figure other load on the machine moves
+    less than the rate)."""
     first: tuple[float, int] | None = None
+    cpu_first = 0.0
     deadline = time.monotonic() + 120  # start-up
     while True:
         info = await stack.js.consumer_info(STREAM, durable)
@@ -53,10 +56,12 @@ async def drain_rate(
         now = time.perf_counter()
         if first is None and left < backlog:
             first = (now, left)
+            cpu_first = proc.cpu_seconds()
             deadline = time.monotonic() + max_seconds
         if first is not None and (left == 0 or time.monotonic() >= deadline):
             handled = first[1] - left
-            return (handled / (now - first[0]) if now > first[0] else float("nan")), handled
+            rate = handled / (now - first[0]) if now > first[0] else float("nan")
+            return rate, handled, (proc.cpu_seconds() - cpu_first) * 1000 / max(handled, 1)
         if first is None and time.monotonic() >= deadline:
             raise TimeoutError(f"{durable} acknowledged nothing within 120s")
         await asyncio.sleep(0.02)
@@ -134,9 +139,13 @@ async def run(stack: Stack, opts: Options) -> list[Row]:
             backlog = await backlog_of(stack, durables[service])
             proc = stack.service(service, databases[service], tag=f"-{i}")
             try:
-                rate, handled = await drain_rate(stack, durables[service], backlog, max_seconds)
+                rate, handled, cpu_ms = await drain_rate(
+                    stack, durables[service], backlog, max_seconds, proc
+                )
                 values[service] = rate
                 values[f"{service}_handled"] = handled
+                values[f"{service}_cpu_ms"] = cpu_ms
+                say(f"    {service}: {rate:,.0f} ev/s, {cpu_ms:.2f} ms CPU an event")
             finally:
                 proc.stop()
         values["raw"] = await raw_loop(first_seq, f"bench-raw-{i}")
@@ -151,7 +160,7 @@ async def run(stack: Stack, opts: Options) -> list[Row]:
         f" {max_seconds:.0f}s; services as processes on PostgreSQL, rate from the first ack;"
         f" raw: fetch({BATCH}) + json.loads + 1 asyncpg transaction per batch + ack"
     )
-    return [
+    rows = [
         Row(
             "consumers",
             f"attendance {durables['attendance']}",
@@ -174,3 +183,6 @@ async def run(stack: Stack, opts: Options) -> list[Row]:
             goal=">= 40% of baseline",
         ),
     ]
+    for row, service in zip(rows, ("attendance", "reporting"), strict=True):
+        row.extra["cpu_ms_per_event"] = got[f"{service}_cpu_ms"]
+    return rows

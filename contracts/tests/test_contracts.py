@@ -161,6 +161,28 @@ def test_envelope_round_trips_on_the_wire() -> None:
     assert back.subject == str(data.session_id)
 
 
+def test_a_body_in_another_field_order_or_text_decodes_the_same() -> None:
+    """The one-pass path guesses the type from the first `"type"` key; a misleading first key
+    (a producer that writes `data` first) or a str body must give the same envelope."""
+    data = SessionScheduled(
+        session_id=uuid.uuid4(),
+        programme_id=uuid.uuid4(),
+        starts_at=datetime(2027, 3, 1, 17, tzinfo=UTC),
+        ends_at=datetime(2027, 3, 1, 18, 30, tzinfo=UTC),
+        timezone="America/Toronto",
+    )
+    env = new_envelope(data, region="ontario", service="scheduling")
+    fields = json.loads(to_wire(env))
+    decoy = {"note": {"type": "echo.cases.case_rejected.v1"}, **fields}
+    with pytest.raises(
+        InvalidEvent, match=r"(?s)session_scheduled\.v1 does not match.*Extra inputs"
+    ):
+        decode(json.dumps(decoy).encode())  # guessed as CaseRejected, then told precisely
+    body = json.dumps({"data": fields["data"], **fields})
+    assert decode(body) == env
+    assert decode(body.encode()) == env
+
+
 @pytest.mark.parametrize(
     "body",
     [
