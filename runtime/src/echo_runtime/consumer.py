@@ -87,31 +87,6 @@ class PermanentEventError(Exception):
     """An event this service can never apply (it goes to the DLQ instead of being retried)."""
 
 
-async def fetch_available(
-    sub: JetStreamContext.PullSubscription, batch_size: int, wait: float
-) -> list[Msg]:
-    """Up to `batch_size` messages, as soon as there is at least one (TimeoutError after `wait`).
-
-    nats-py's `fetch(n, timeout)` returns at once when its first, no-wait request finds
-    messages, but when the consumer was idle it sends a lingering request and then waits for all
-    `n` messages or the whole timeout: a trickle of events would wait up to `wait` seconds for
-    the batch to fill. So: wait for one message, then take whatever else is already there with a
-    no-wait request (a backlog still comes in batches of `batch_size`).
-    """
-    msgs = await sub.fetch(1, timeout=wait)
-    if batch_size > 1:
-        with contextlib.suppress(TimeoutError):
-            msgs.extend(await sub.fetch(batch_size - 1, timeout=_NO_WAIT_TIMEOUT))
-    return msgs
-
-
-# The second request's bound. The server answers a no-wait request at once (the messages there,
-# then "no messages"); when there were none, nats-py goes on to a lingering request for the rest
-# of this bound, which a trickle of events then waits out. Messages still arriving when it ends
-# stay in the subscription's queue and open the next fetch.
-_NO_WAIT_TIMEOUT = 0.01
-
-
 class EventConsumer:
     """Dispatches a consumer's events to handlers, exactly once per (consumer, event id)."""
 
@@ -160,7 +135,7 @@ class EventConsumer:
                         sub = await js.pull_subscribe(
                             "", durable=where.durable, stream=where.stream, config=config
                         )
-                    msgs = await fetch_available(sub, batch_size, wait)
+                    msgs = await sub.fetch(batch_size, timeout=wait)
                 except TimeoutError:  # builtin: nats-py raises its own subclass or asyncio's
                     continue
                 except Exception as exc:  # server restarting, consumer missing: back off, retry

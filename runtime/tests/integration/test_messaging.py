@@ -453,3 +453,38 @@ async def test_a_batch_handler_gets_each_run_of_consecutive_events_in_order(
     ids = [e.data.session_id for e in sessions]
     assert calls == [f"sessions {ids[:2]}", "programme", f"sessions {ids[2:]}"]
     assert rows == {ids[0]: 60, ids[1]: 61, ids[2]: 62}
+
+
+async def test_an_idle_consumer_takes_a_single_event_without_waiting_for_a_full_batch(
+    js: JetStreamContext,
+) -> None:
+    """The consumers' `fetch(200, timeout)`: on an idle consumer its first request lingers
+    (`no_wait` with `expires`), and the server ends it once the messages there are sent, so one
+    event is handled at once, not after `timeout`; a backlog still comes in full batches. Kept
+    as a guard against a client or server upgrade that would wait for the whole batch."""
+    await js.add_consumer(
+        "ECHO_ONTARIO",
+        durable_name="trickle",
+        filter_subjects=["echo.ontario.>"],
+    )
+    sub = await js.pull_subscribe_bind("trickle", stream="ECHO_ONTARIO")
+
+    async def one_event(n: int) -> None:
+        await js.publish("echo.ontario.probe.trickle", b"{}", headers={"Nats-Msg-Id": f"t-{n}"})
+
+    waiting = asyncio.create_task(sub.fetch(200, timeout=60))
+    await asyncio.sleep(0.5)  # the lingering request is on the server
+    await one_event(0)
+    # bounded far below `wait`: the old fetch would still be waiting here
+    first = await asyncio.wait_for(waiting, 20)
+    assert len(first) == 1
+    await first[0].ack()
+    for n in range(1, 451):
+        await one_event(n)
+    sizes = []
+    while sum(sizes) < 450:
+        batch = await sub.fetch(200, timeout=5)
+        sizes.append(len(batch))
+        for msg in batch:
+            await msg.ack()
+    assert sum(sizes) == 450 and max(sizes) == 200, sizes
