@@ -1,4 +1,4 @@
-"""`python -m bench [--only NAME[,NAME]] [--quick] [--repeats N] [--rebuild-events N]`.
+"""`python -m bench [--only NAME[,NAME]] [--quick] [--repeats N] [--rebuild-events N] [--profile]`.
 
 Starts its own nats-server (free port), throwaway PostgreSQL databases and the services as real
 processes; measures each figure with its raw baseline in the same run, `--repeats` times; prints
@@ -18,7 +18,9 @@ import sys
 import time
 import traceback
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import uvloop
 
@@ -43,6 +45,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--quick", action="store_true", help="smaller counts and shorter runs (a smoke test)"
     )
     parser.add_argument("--repeats", type=int, default=3, help="runs of each figure (default 3)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the service processes during the first repeat of ingest, consumers and e2e;"
+        " prints where their CPU goes and keeps the collapsed stacks with the logs",
+    )
     parser.add_argument(
         "--rebuild-events",
         type=int,
@@ -79,6 +87,8 @@ async def main(argv: list[str]) -> int:
     )
     started = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     log_dir = RESULTS_DIR / f"{started}-logs"
+    if args.profile:
+        opts = replace(opts, profile_dir=log_dir)
     command = "python -m bench " + shlex.join(argv)
     say(f"== bench {started}: {', '.join(args.figures)} ({opts}); logs in {log_dir}")
     t0 = time.perf_counter()
@@ -108,7 +118,7 @@ async def main(argv: list[str]) -> int:
     meta = {
         "started": started,
         "command": command,
-        "options": vars(opts),
+        "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(opts).items()},
         "figures": args.figures,
         "seconds": round(time.perf_counter() - t0, 1),
         "commit": git_commit(),

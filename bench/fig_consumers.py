@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 
 import asyncpg
 from echo_contracts import consumer_for, stream_name
@@ -22,6 +23,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from bench.harness import Options, Row, repeat, say
+from bench.profile import Sampler
 from bench.stack import REGION, ServiceProcess, Stack, backlog_events, publish_all, wire
 
 BATCH = 200
@@ -41,7 +43,12 @@ async def backlog_of(stack: Stack, durable: str) -> int:
 
 
 async def drain_rate(
-    stack: Stack, durable: str, backlog: int, max_seconds: float, proc: ServiceProcess
+    stack: Stack,
+    durable: str,
+    backlog: int,
+    max_seconds: float,
+    proc: ServiceProcess,
+    on_first_ack: Callable[[], None] = lambda: None,
 ) -> tuple[float, int, float]:
     """Events/s of a durable consumer working through its backlog, from its first ack until the
     backlog is gone or `max_seconds` passed; how many events it handled in that window; and the
@@ -57,6 +64,7 @@ async def drain_rate(
         if first is None and left < backlog:
             first = (now, left)
             cpu_first = proc.cpu_seconds()
+            on_first_ack()
             deadline = time.monotonic() + max_seconds
         if first is not None and (left == 0 or time.monotonic() >= deadline):
             handled = first[1] - left
@@ -139,9 +147,14 @@ async def run(stack: Stack, opts: Options) -> list[Row]:
             backlog = await backlog_of(stack, durables[service])
             proc = stack.service(service, databases[service], tag=f"-{i}")
             try:
-                rate, handled, cpu_ms = await drain_rate(
-                    stack, durables[service], backlog, max_seconds, proc
-                )
+                # profiled from the first ack: start-up (imports, migrations) is not the figure
+                sampler = Sampler(opts.profile_to(i), f"consumers-{service}", [proc])
+                try:
+                    rate, handled, cpu_ms = await drain_rate(
+                        stack, durables[service], backlog, max_seconds, proc, sampler.start
+                    )
+                finally:
+                    await sampler.finish()
                 values[service] = rate
                 values[f"{service}_handled"] = handled
                 values[f"{service}_cpu_ms"] = cpu_ms

@@ -26,6 +26,7 @@ import httpx
 from bench.fig_ingest import CLEAN_FIELDS
 from bench.harness import Options, Row, percentile, repeat, say
 from bench.loadgen import Request, open_loop
+from bench.profile import profiled
 from bench.stack import Stack, envelope, programme_created, token, wire
 
 RATE = 200.0
@@ -106,9 +107,10 @@ async def run(stack: Stack, opts: Options) -> list[Row]:
                 await asyncio.sleep(POLL)
 
         poller = asyncio.create_task(poll())
-        load = await open_loop(
-            ports, make, rate=RATE, total=total, max_seconds=seconds + 1, keep_bodies=True
-        )
+        async with profiled(opts.profile_to(i), "e2e", [*cases, reporting]):
+            load = await open_loop(
+                ports, make, rate=RATE, total=total, max_seconds=seconds + 1, keep_bodies=True
+            )
         accepted = {
             json.loads(body)["id"]: at
             for at, body in zip(load.accepted_at, load.bodies, strict=True)

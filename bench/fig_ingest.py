@@ -24,6 +24,7 @@ from echo_runtime.natsserver import free_port
 
 from bench.harness import Options, Row, repeat, say
 from bench.loadgen import Request, closed_loop
+from bench.profile import profiled
 from bench.stack import (
     ServiceProcess,
     Stack,
@@ -197,17 +198,18 @@ async def run(stack: Stack, opts: Options) -> list[Row]:
         return zoom_request(counter["webhook"], session_start)
 
     async def measure(
-        ports: list[int], make: object, label: str, procs: list[ServiceProcess]
+        ports: list[int], make: object, label: str, procs: list[ServiceProcess], i: int
     ) -> dict[str, float]:
         await closed_loop(ports, make, connections=CONNECTIONS, total=warmup, max_seconds=30)  # type: ignore[arg-type]
         cpu_before = sum(p.cpu_seconds() for p in procs)
-        result = await closed_loop(
-            ports,
-            make,  # type: ignore[arg-type]
-            connections=CONNECTIONS,
-            total=total,
-            max_seconds=max_seconds,
-        )
+        async with profiled(opts.profile_to(i), f"ingest-{label}", procs):
+            result = await closed_loop(
+                ports,
+                make,  # type: ignore[arg-type]
+                connections=CONNECTIONS,
+                total=total,
+                max_seconds=max_seconds,
+            )
         # CPU per request of the app's processes: what the machine's other load does not change.
         cpu_ms = (sum(p.cpu_seconds() for p in procs) - cpu_before) * 1000 / max(result.ok, 1)
         say(f"    {label}: {result.summary()}, {cpu_ms:.1f} ms CPU a request")
@@ -220,11 +222,11 @@ async def run(stack: Stack, opts: Options) -> list[Row]:
             f"{label}_cpu_ms": cpu_ms,
         }
 
-    async def once(_: int) -> dict[str, float]:
+    async def once(i: int) -> dict[str, float]:
         values: dict[str, float] = {}
-        values.update(await measure(baseline_ports, baseline_request, "baseline", baseline))
-        values.update(await measure(cases_ports, case_request, "cases", cases))
-        values.update(await measure(attendance_ports, webhook_request, "webhook", attendance))
+        values.update(await measure(baseline_ports, baseline_request, "baseline", baseline, i))
+        values.update(await measure(cases_ports, case_request, "cases", cases, i))
+        values.update(await measure(attendance_ports, webhook_request, "webhook", attendance, i))
         return values
 
     got_values = await repeat(opts.repeats, once, say, "ingest")

@@ -178,6 +178,12 @@ class Options:
     quick: bool = False
     repeats: int = 3
     rebuild_events: int = 30_000
+    #: Where `--profile` writes py-spy profiles of the first repeat (None: no profiling).
+    profile_dir: Path | None = None
+
+    def profile_to(self, repeat_index: int) -> Path | None:
+        """The profile folder for this repeat: the first one only, when profiling."""
+        return self.profile_dir if repeat_index == 0 else None
 
     def pick(self, quick: T, full: T) -> T:
         return quick if self.quick else full
