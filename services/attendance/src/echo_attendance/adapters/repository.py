@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -74,46 +74,37 @@ class SqlaAttendanceRepository:
 
     # ------------------------------------------------------------------ programmes, sessions
 
-    async def upsert_programme(
-        self,
-        programme_id: uuid.UUID,
-        region: str,
-        timezone: str,
-        session_minutes: int,
-        starts_on: date,
-        ends_on: date | None,
-    ) -> bool:
-        """Record a programme; True when it is new."""
-        values = {
-            "region": region,
-            "timezone": timezone,
-            "session_minutes": session_minutes,
-            "starts_on": starts_on,
-            "ends_on": ends_on,
-        }
-        inserted = await self.session.execute(
-            self._insert(programmes)
-            .values(id=programme_id, **values)
-            .on_conflict_do_nothing(index_elements=["id"])
-        )
-        if _rowcount(inserted):
-            return True
+    async def upsert_programmes(self, rows: list[Row]) -> None:
+        """Record programmes (one row each; a known programme takes the new values)."""
+        stmt = self._insert(programmes)
         await self.session.execute(
-            sa.update(programmes).where(programmes.c.id == programme_id).values(**values)
+            stmt.on_conflict_do_update(
+                index_elements=["id"],
+                set_={
+                    c: stmt.excluded[c]
+                    for c in ("region", "timezone", "session_minutes", "starts_on", "ends_on")
+                },
+            ),
+            rows,
         )
-        return False
 
-    async def set_title(self, programme_id: uuid.UUID, title: str, as_of: datetime) -> None:
-        """Keep the title of the latest profile event (by event time, not arrival)."""
-        stmt = self._insert(programme_titles).values(
-            programme_id=programme_id, title=title, as_of=as_of
-        )
+    async def set_titles(self, rows: list[Row]) -> None:
+        """Keep the title of the latest profile event (by event time, not arrival).
+
+        One row a programme (`programme_id`, `title`, `as_of`); an older `as_of` than the stored
+        one changes nothing.
+        """
+        stmt = self._insert(programme_titles)
         await self.session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["programme_id"],
-                set_={"title": title, "as_of": as_of},
-                where=sa.or_(programme_titles.c.as_of.is_(None), programme_titles.c.as_of <= as_of),
-            )
+                set_={"title": stmt.excluded.title, "as_of": stmt.excluded.as_of},
+                where=sa.or_(
+                    programme_titles.c.as_of.is_(None),
+                    programme_titles.c.as_of <= stmt.excluded.as_of,
+                ),
+            ),
+            rows,
         )
 
     async def title(self, programme_id: uuid.UUID) -> str | None:
@@ -140,59 +131,25 @@ class SqlaAttendanceRepository:
     async def programme(self, programme_id: uuid.UUID) -> Row | None:
         return await self._first(sa.select(programmes).where(programmes.c.id == programme_id))
 
-    async def apply_session(
-        self,
-        session_id: uuid.UUID,
-        programme_id: uuid.UUID,
-        region: str,
-        sequence: int,
-        status: str,
-        starts_at: datetime,
-        ends_at: datetime | None,
-    ) -> bool:
-        """Apply a session update unless a later one (higher sequence) is already applied.
+    async def sessions_for_update(self, session_ids: list[uuid.UUID]) -> dict[uuid.UUID, Row]:
+        """The known sessions among `session_ids`, locked until commit (one statement)."""
+        rows = await self.session.execute(
+            sa.select(sessions).where(sessions.c.id.in_(session_ids)).with_for_update()
+        )
+        return {_uuid(r["id"]): dict(r) for r in rows.mappings()}
 
-        At an equal sequence a cancellation wins. Returns True when the window or status changed.
-        """
-        current = await self._first(
-            sa.select(sessions).where(sessions.c.id == session_id).with_for_update()
-        )
-        if current is None:
-            await self.session.execute(
-                sa.insert(sessions).values(
-                    id=session_id,
-                    programme_id=programme_id,
-                    region=region,
-                    starts_at=starts_at,
-                    ends_at=ends_at,
-                    status=status,
-                    sequence=sequence,
-                )
-            )
-            return True
-        newer = sequence > current["sequence"] or (
-            sequence == current["sequence"]
-            and status == "cancelled"
-            and current["status"] != "cancelled"
-        )
-        if not newer:
-            if current["ends_at"] is None and ends_at is not None:
-                # A cancellation arrived first; the schedule still tells how long it was.
-                await self.session.execute(
-                    sa.update(sessions).where(sessions.c.id == session_id).values(ends_at=ends_at)
-                )
-            return False
+    async def save_sessions(self, rows: list[Row]) -> None:
+        """Write session rows (new or changed); a known session keeps programme and region."""
+        if not rows:
+            return
+        stmt = self._insert(sessions)
         await self.session.execute(
-            sa.update(sessions)
-            .where(sessions.c.id == session_id)
-            .values(
-                starts_at=starts_at,
-                ends_at=ends_at if ends_at is not None else current["ends_at"],
-                status=status,
-                sequence=sequence,
-            )
+            stmt.on_conflict_do_update(
+                index_elements=["id"],
+                set_={c: stmt.excluded[c] for c in ("starts_at", "ends_at", "status", "sequence")},
+            ),
+            rows,
         )
-        return True
 
     async def session_row(self, session_id: uuid.UUID) -> Row | None:
         return await self._first(sa.select(sessions).where(sessions.c.id == session_id))
@@ -412,6 +369,19 @@ class SqlaAttendanceRepository:
         )
         return [dict(r) for r in rows.mappings()]
 
+    async def records_of_sessions(self, session_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Row]]:
+        """The records of several sessions, locked, per session (by attendee key); none: absent."""
+        rows = await self.session.execute(
+            sa.select(attendance)
+            .where(attendance.c.session_id.in_(session_ids))
+            .order_by(attendance.c.session_id, attendance.c.attendee_key)
+            .with_for_update()
+        )
+        found: dict[uuid.UUID, list[Row]] = {}
+        for r in rows.mappings():
+            found.setdefault(_uuid(r["session_id"]), []).append(dict(r))
+        return found
+
     async def records_of_programme(self, programme_id: uuid.UUID) -> list[Row]:
         rows = await self.session.execute(
             sa.select(attendance)
@@ -461,6 +431,35 @@ class SqlaAttendanceRepository:
         if row is None:
             return None
         return CreditRule(row["version"], row["min_percent"], Decimal(row["rounding_hours"]))
+
+    async def programmes_with_rules(self, programme_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        """Those of `programme_ids` that have a credit rule."""
+        found = await self.session.scalars(
+            sa.select(credit_rules.c.programme_id)
+            .where(credit_rules.c.programme_id.in_(programme_ids))
+            .distinct()
+        )
+        return {_uuid(p) for p in found}
+
+    async def add_rules(
+        self, programme_ids: list[uuid.UUID], rule: CreditRule, created_by: str
+    ) -> None:
+        """Give each programme the same rule (one statement)."""
+        now = datetime.now(UTC)
+        await self.session.execute(
+            sa.insert(credit_rules),
+            [
+                {
+                    "programme_id": p,
+                    "version": rule.version,
+                    "min_percent": rule.min_percent,
+                    "rounding_hours": rule.rounding_hours,
+                    "created_by": created_by,
+                    "created_at": now,
+                }
+                for p in programme_ids
+            ],
+        )
 
     async def add_rule(self, programme_id: uuid.UUID, rule: CreditRule, created_by: str) -> None:
         await self.session.execute(
@@ -819,6 +818,10 @@ def window_of(row: Row) -> Window | None:
     if row.get("ends_at") is None:
         return None
     return Window(utc(row["starts_at"]), utc(row["ends_at"]))
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
 def _rowcount(result: Any) -> int:

@@ -19,8 +19,14 @@ async def refresh_record(
     record: Row,
     source: str | None = None,
     rule: CreditRule | None = None,
+    *,
+    rule_known: bool = False,
 ) -> list[Event]:
-    """Bring a locked record up to date; the events say what changed (nothing: no event)."""
+    """Bring a locked record up to date; the events say what changed (nothing: no event).
+
+    `rule`: the programme's credit rule when the caller has it (`rule_known`: even when None,
+    no rule held then); otherwise it is read when a credit may change.
+    """
     window = window_of(session_row)
     if window is None:
         return []
@@ -67,7 +73,7 @@ async def refresh_record(
     # A first join with nothing attended yet cannot change any credit: skip the lookups.
     nothing_yet = record["revision"] == 0 and attended == 0
     if record["participant_id"] is not None and not nothing_yet:
-        if rule is None:
+        if rule is None and not rule_known:
             rule = await repo.rule(session_row["programme_id"])
         events.extend(
             await refresh_credit(
