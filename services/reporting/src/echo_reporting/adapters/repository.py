@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -23,34 +24,46 @@ def _row(mapping: Any) -> Row:
     return row
 
 
+def _by_id(row: Row) -> Row:
+    """Parameters of `_update_by_id`: the id under a name no column has."""
+    params = dict(row)
+    params["_id"] = params.pop("id")
+    return params
+
+
+@functools.cache
+def _update_by_id(kind: str) -> sa.Update:
+    """`UPDATE <table> SET <every other column> WHERE id = :_id`, for executemany."""
+    table = READ_MODELS[kind]
+    return (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("_id"))
+        .values({c.name: sa.bindparam(c.name) for c in table.columns if c.name != "id"})
+    )
+
+
 class SqlaReadModelRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, kind: str, key: uuid.UUID) -> Row | None:
+    async def get_many(self, kind: str, keys: Iterable[uuid.UUID]) -> dict[uuid.UUID, Row]:
+        """The rows of `keys` that exist, by id, in one statement (the live consumer's runs)."""
         table = READ_MODELS[kind]
-        found = (
-            (await self.session.execute(sa.select(table).where(table.c.id == key)))
-            .mappings()
-            .first()
-        )
-        return _row(found) if found else None
-
-    async def put(self, kind: str, row: Row, *, exists: bool) -> None:
-        table = READ_MODELS[kind]
-        if exists:
-            values = {k: v for k, v in row.items() if k != "id"}
-            await self.session.execute(
-                sa.update(table).where(table.c.id == row["id"]).values(values)
-            )
-        else:
-            await self.session.execute(sa.insert(table).values(row))
+        found = await self.session.execute(sa.select(table).where(table.c.id.in_(list(keys))))
+        return {row["id"]: row for row in map(_row, found.mappings())}
 
     async def insert_many(self, kind: str, rows: Iterable[Row]) -> int:
-        """Insert new rows in one statement (rebuild: the tables start empty)."""
+        """Insert new rows in one statement (rebuild, and a live run's rows not stored yet)."""
         batch = list(rows)
         if batch:
             await self.session.execute(sa.insert(READ_MODELS[kind]), batch)
+        return len(batch)
+
+    async def update_many(self, kind: str, rows: Iterable[Row]) -> int:
+        """Overwrite existing rows (every column but the id) in one executemany statement."""
+        batch = list(rows)
+        if batch:
+            await self.session.execute(_update_by_id(kind), [_by_id(row) for row in batch])
         return len(batch)
 
     async def lock(self) -> None:
