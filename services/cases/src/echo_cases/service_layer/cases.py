@@ -7,14 +7,17 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import NoReturn
 
-from echo_contracts import CaseSubmitted, Event
+from echo_contracts import CaseSubmitted, Event, subject_for, to_wire
 from echo_runtime.logging import get_logger
 from echo_runtime.service import ServiceRuntime
+from echo_runtime.tracing import current_traceparent
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from echo_cases.adapters.repository import SqlaCaseRepository
+from echo_cases.adapters.repository import SqlaCaseRepository, store_submission
 from echo_cases.domain.model import (
     Case,
     CaseNotFound,
@@ -39,11 +42,15 @@ async def _writing(runtime: ServiceRuntime, case_id: uuid.UUID) -> AsyncIterator
         async with runtime.db.transaction() as session:
             yield session
     except SQLAlchemyError as exc:
-        log.error("case_write_failed", case_id=str(case_id), error=type(exc).__name__)
-        raise CaseStoreUnavailable(
-            f"case {case_id} could not be saved ({type(exc).__name__}); nothing was changed,"
-            " try again in a moment"
-        ) from None
+        _refuse_write(case_id, exc)
+
+
+def _refuse_write(case_id: uuid.UUID, exc: SQLAlchemyError) -> NoReturn:
+    log.error("case_write_failed", case_id=str(case_id), error=type(exc).__name__)
+    raise CaseStoreUnavailable(
+        f"case {case_id} could not be saved ({type(exc).__name__}); nothing was changed,"
+        " try again in a moment"
+    ) from None
 
 
 @dataclass(frozen=True)
@@ -96,21 +103,31 @@ async def submit_case(runtime: ServiceRuntime, screener: PhiScreener, cmd: Submi
         template_version=template.version,
         fields=values,
     )
-    async with _writing(runtime, case.id) as session:
-        repo = SqlaCaseRepository(session)
-        await repo.add(case)
-        await repo.audit(case.id, cmd.actor, "submitted", None, case.status)
-        await runtime.emit(
-            session,
-            case.region,
-            CaseSubmitted(
-                case_id=case.id,
-                programme_id=case.programme_id,
-                presenter_id=case.presenter_id,
-                template_id=template.id,
-                template_version=template.version,
-            ),
-        )
+    envelope = runtime.envelope(
+        CaseSubmitted(
+            case_id=case.id,
+            programme_id=case.programme_id,
+            presenter_id=case.presenter_id,
+            template_id=template.id,
+            template_version=template.version,
+        ),
+        case.region,
+        correlation_id=uuid.uuid4(),
+    )
+    # The row `runtime.emit` would stage, written here with the case in one statement.
+    outbox_row = {
+        "event_id": str(envelope.id),
+        "subject": subject_for(envelope.region, envelope.data),
+        "event_type": envelope.type,
+        "body": to_wire(envelope),
+        "traceparent": current_traceparent(),
+        "created_at": datetime.now(UTC),
+    }
+    try:
+        await store_submission(runtime.db.engine, case, cmd.actor, outbox_row)
+    except SQLAlchemyError as exc:
+        _refuse_write(case.id, exc)
+    runtime.db.outbox_committed.set()
     log.info("case_submitted", case_id=str(case.id), programme_id=str(case.programme_id))
     return case
 
