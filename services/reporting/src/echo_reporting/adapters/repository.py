@@ -32,6 +32,13 @@ def _by_id(row: Row) -> Row:
 
 
 @functools.cache
+def _select_by_ids(kind: str) -> sa.Select[Any]:
+    """`SELECT * FROM <table> WHERE id IN (:ids)`, built once (an expanding parameter)."""
+    table = READ_MODELS[kind]
+    return sa.select(table).where(table.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+@functools.cache
 def _update_by_id(kind: str) -> sa.Update:
     """`UPDATE <table> SET <every other column> WHERE id = :_id`, for executemany."""
     table = READ_MODELS[kind]
@@ -48,8 +55,7 @@ class SqlaReadModelRepository:
 
     async def get_many(self, kind: str, keys: Iterable[uuid.UUID]) -> dict[uuid.UUID, Row]:
         """The rows of `keys` that exist, by id, in one statement (the live consumer's runs)."""
-        table = READ_MODELS[kind]
-        found = await self.session.execute(sa.select(table).where(table.c.id.in_(list(keys))))
+        found = await self.session.execute(_select_by_ids(kind), {"ids": list(keys)})
         return {row["id"]: row for row in map(_row, found.mappings())}
 
     async def insert_many(self, kind: str, rows: Iterable[Row]) -> int:
