@@ -8,7 +8,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from echo_runtime.logging import get_logger
+
+log = get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -102,11 +107,44 @@ def install_problem_handlers(app: FastAPI, domain_errors: DomainErrorMap | None 
             Problem(exc.status_code, title, detail, headers=exc.headers), request
         )
 
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        if not database_unavailable(exc):
+            raise exc  # a bug, not an outage: the server's 500
+        log.warning("database_unavailable", error=type(exc).__name__, path=request.url.path)
+        return problem_response(
+            Problem(
+                503,
+                "Service Unavailable",
+                "the database cannot take this request now (unreachable, restarting or out of"
+                " connections); nothing was saved, retry after a moment",
+                headers={"Retry-After": "1"},
+            ),
+            request,
+        )
+
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(sa_exc.DBAPIError, on_database_error)
+    app.add_exception_handler(sa_exc.TimeoutError, on_database_error)
     for error_cls, (status, title) in (domain_errors or {}).items():
         app.add_exception_handler(error_cls, _domain_handler(status, title))
+
+
+def database_unavailable(exc: Exception) -> bool:
+    """True for errors of reaching the database (no connection, a connection lost, the pool
+    waiting too long), not for errors of a statement (constraints, SQL): those are bugs."""
+    if isinstance(exc, sa_exc.TimeoutError):  # the pool's checkout timeout
+        return True
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if isinstance(exc, sa_exc.InterfaceError):
+        return True
+    if isinstance(exc, sa_exc.OperationalError):
+        # SQLite says "no such table/column" with the same class as "database is locked"
+        return "no such " not in str(exc.orig)
+    # asyncpg's errors while connecting (e.g. "too many clients") come without a statement
+    return bool(exc.connection_invalidated or exc.statement is None)
 
 
 def _domain_handler(status: int, title: str) -> Callable[[Request, Exception], Any]:

@@ -8,7 +8,12 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 from echo_runtime.database import Database
-from echo_runtime.testing import PostgresProvider, eventually
+from echo_runtime.natsserver import NatsServer
+from echo_runtime.problems import database_unavailable
+from echo_runtime.settings import ServiceSettings
+from echo_runtime.testing import PostgresProvider, eventually, running, token
+from probe.service import probe
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
 pytestmark = pytest.mark.integration
@@ -61,3 +66,58 @@ async def test_requests_after_the_server_killed_every_pooled_connection_succeed(
     finally:
         await admin.close()
         await database.dispose()
+
+
+async def test_a_database_that_refuses_connections_gets_503_and_recovers(
+    postgres_url: str, nats_server: NatsServer
+) -> None:
+    """Out of connections, restarting, or closed to new sessions: a clear 503 with Retry-After
+    (nothing half written), not a 500; the next request after it is back succeeds."""
+    admin_url = postgres_url.replace("postgresql+asyncpg://", "postgresql://")
+    name = postgres_url.rsplit("/", 1)[1]
+    runtime = probe(
+        ServiceSettings(
+            service="probe",
+            nats_url=nats_server.url,
+            database_url=postgres_url,
+            regions=["ontario"],
+        )
+    )
+    body = {"region": "ontario", "minutes": 90}
+    async with running(runtime) as client:
+        ok = await client.post("/v1/probe/sessions", json=body, headers=token("hub-admin"))
+        assert ok.status_code == 201, ok.text
+        admin = await asyncpg.connect(admin_url.rsplit("/", 1)[0] + "/postgres")
+        try:
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+            )
+            refused = await client.post("/v1/probe/sessions", json=body, headers=token("hub-admin"))
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["retry-after"] == "1"
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert "nothing was saved, retry" in refused.json()["detail"]
+        finally:
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            await admin.close()
+        again = await client.post("/v1/probe/sessions", json=body, headers=token("hub-admin"))
+        assert again.status_code == 201, again.text
+        async with runtime.db.transaction() as session:
+            stored = (await session.execute(text("SELECT count(*) FROM outbox"))).scalar_one()
+        assert stored == 2  # the refused request left nothing behind
+
+
+def test_only_errors_of_reaching_the_database_are_outages() -> None:
+    """A statement's own error (a constraint, a missing table) stays a server error."""
+
+    def dbapi(cls: type[sa_exc.DBAPIError], message: str, statement: str | None) -> Exception:
+        return cls(statement, None, Exception(message))
+
+    assert database_unavailable(sa_exc.TimeoutError("QueuePool limit reached"))
+    assert database_unavailable(dbapi(sa_exc.DBAPIError, "too many clients already", None))
+    assert database_unavailable(dbapi(sa_exc.OperationalError, "database is locked", "INSERT"))
+    assert database_unavailable(dbapi(sa_exc.InterfaceError, "connection is closed", "SELECT"))
+    assert not database_unavailable(dbapi(sa_exc.IntegrityError, "duplicate key", "INSERT"))
+    assert not database_unavailable(dbapi(sa_exc.OperationalError, "no such table: x", "SELECT"))
+    assert not database_unavailable(ValueError("not a database error"))
