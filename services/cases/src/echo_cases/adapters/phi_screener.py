@@ -448,6 +448,30 @@ _PATIENT_LABEL = re.compile(r"\b(?i:patient|pt|client|patiente)\s*:\s*[A-Z][a-z�
 #: Given names that are unmistakably names even alone (Xiaoming, Xiaohong...).
 _LONE_GIVEN = re.compile(r"\bXiao[a-z]{2,6}\b")
 
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _has_han(text: str) -> bool:
+    return _HAN.search(text) is not None
+
+
+#: Patterns that cannot match a text without something a cheap test finds (a match of the
+#: CJK date holds 月, the Han patterns a Han character, the ordinal date " of "): most texts
+#: skip them without a scan of their own. Each test must hold for every text the pattern
+#: matches in; the corpus test and `measure_screener.py` keep the findings the same.
+_NEEDS: dict[re.Pattern[str], Callable[[str], bool]] = {
+    _DATES[5]: lambda text: "月" in text,
+    _DATES[8]: lambda text: "of" in text.lower(),
+    _PLACE_HAN: _has_han,
+    _HAN_NAME: _has_han,
+}
+
+
+def _may_match(pattern: re.Pattern[str], text: str) -> bool:
+    need = _NEEDS.get(pattern)
+    return need is None or need(text)
+
+
 #: When two findings overlap, the longer wins; on equal length, the earlier category here
 #: (a checksummed or labelled id says more than "a number that could be dialled").
 _PRIORITY = {
@@ -613,6 +637,8 @@ class RegexPhiScreener:
     @staticmethod
     def _dates(text: str) -> Iterator[Span]:
         for pattern in _DATES:
+            if not _may_match(pattern, text):
+                continue
             for m in pattern.finditer(text):
                 group = "d" if "d" in pattern.groupindex else 0
                 start, end = m.span(group)
@@ -658,6 +684,8 @@ class RegexPhiScreener:
     @staticmethod
     def _places(text: str) -> Iterator[Span]:
         for pattern in (_PLACE, _PLACE_HAN, _PLACE_KIND):
+            if not _may_match(pattern, text):
+                continue
             for m in pattern.finditer(text):
                 yield Span(m.start(), m.end(), C.GEOGRAPHIC)
 
@@ -691,5 +719,7 @@ class RegexPhiScreener:
             if m.group(0) not in _AMBIGUOUS_GIVEN:
                 yield Span(m.start(), m.end(), C.NAME)
         for pattern in (_INITIALS, _HAN_NAME, _LONE_GIVEN, _PATIENT_LABEL):
+            if not _may_match(pattern, text):
+                continue
             for m in pattern.finditer(text):
                 yield Span(m.start(), m.end(), C.NAME)
