@@ -34,24 +34,35 @@ async def set_guest_policy(
 
 
 async def admit_guest(
-    repo: SqlaAttendanceRepository, session_row: Row, guest_id: uuid.UUID, attendee_key: str
+    repo: SqlaAttendanceRepository,
+    session_row: Row,
+    guest_id: uuid.UUID,
+    attendee_key: str,
+    policy: GuestPolicy | None = None,
 ) -> GuestRefused | None:
     """Admit a guest to a session under the programme's limits; the refusal when over them.
 
     An admission is kept, so a guest who rejoins (or whose video tool reconnects) keeps their
     place; the session row is locked so two guests cannot take the last place at once.
+    `policy`: the programme's guest policy when the caller has read it already.
     """
     session_id = session_row["id"]
+    programme_id = session_row["programme_id"]
+    if policy is None:
+        policy = await repo.guest_policy(programme_id)
+    cap, after = policy.max_guests_per_session, policy.register_after_sessions
+    if cap is None and after is None:
+        # No limit: nothing to count, so no lock; admitting twice is a no-op. Every guest's
+        # join of a session otherwise waits for the session row, one after the other.
+        await repo.admit_guest(session_id, guest_id)
+        return None
     if await repo.guest_admitted(session_id, guest_id):
         return None
     await repo.lock_session(session_id)
     if await repo.guest_admitted(session_id, guest_id):
         return None
-    programme_id = session_row["programme_id"]
-    policy = await repo.guest_policy(programme_id)
     # Count only what a limit asks for, and no further than the limit: a session with hundreds
     # of guests must not cost a growing COUNT on every join.
-    cap, after = policy.max_guests_per_session, policy.register_after_sessions
     refusal = check_admission(
         policy,
         places_taken=0 if cap is None else await repo.guest_places_taken(session_id, cap),

@@ -15,7 +15,7 @@ from echo_runtime.logging import get_logger
 from echo_runtime.service import ServiceRuntime
 
 from echo_attendance.adapters.repository import WHOLE_MEETING, Row, SqlaAttendanceRepository, utc
-from echo_attendance.domain.guests import guest_email_key
+from echo_attendance.domain.guests import GuestPolicy, guest_email_key
 from echo_attendance.domain.model import (
     Edge,
     EdgeKind,
@@ -75,25 +75,97 @@ async def receive_webhook(
     parsed = parser(body)
     if isinstance(parsed, UrlValidation):
         return WebhookOutcome("validated", answer=url_validation_answer(secret, parsed.plain_token))
+    # Lookups first, on their own connection (no transaction on PostgreSQL): the write
+    # transaction then holds its row locks only for its few writes.
+    found: _Found | None = None
+    if not isinstance(parsed, Ignored):
+        async with runtime.db.reads() as conn:
+            found = await _look_up(SqlaAttendanceRepository(conn), settings, parsed)
     async with runtime.db.transaction() as session:
-        repo = SqlaAttendanceRepository(session)
+        repo = SqlaAttendanceRepository(await session.connection())
         # The receipt is the first write: it takes SQLite's write lock before any read.
         if not await repo.record_receipt(replay_key, provider):
             raise WebhookRejected("this signed delivery was already received (replay)")
-        if isinstance(parsed, Ignored):
+        if isinstance(parsed, Ignored) or found is None:
             return WebhookOutcome("ignored")
-        outcome, region, events = await _record_signal(repo, settings, parsed)
+        outcome, region, events = await _record_signal(repo, parsed, found)
         if events:
             await runtime.emit(session, region, *events)
     return outcome
 
 
-async def _record_signal(
+@dataclass(frozen=True)
+class _Found:
+    """What a signal needs read before its transaction: session, registrant, guest policy."""
+
+    session_row: Row
+    participant: uuid.UUID | None = None
+    #: The programme's guest limits, for a guest's join.
+    policy: GuestPolicy | None = None
+
+
+async def _look_up(
     repo: SqlaAttendanceRepository, settings: AttendanceSettings, signal: PresenceSignal
+) -> _Found | None:
+    """The signal's session (None: not ours), its registrant and, for a guest's join, the policy.
+
+    Read outside the write transaction: none of them is changed by a webhook, and a change
+    racing with a delivery is the same as the delivery arriving a moment earlier. A meeting's
+    delivery (Zoom) finds all three in one statement.
+    """
+    if signal.session_id is not None:
+        row = await repo.session_row(signal.session_id)
+        if row is None or row["ends_at"] is None:
+            # Scheduling has not told us yet: refuse, so the tool retries later.
+            raise SessionNotFound(f"no session {signal.session_id} known here yet")
+        return None if row["status"] == "cancelled" else await _attendee_of(repo, signal, row)
+    if signal.meeting_id is None:
+        raise InvalidWebhook("the delivery names neither a session nor a meeting")
+    end = signal.kind is EdgeKind.END
+    found = await repo.session_at(
+        signal.provider,
+        signal.meeting_id,
+        signal.at,
+        timedelta(minutes=settings.match_buffer_minutes),
+        email=None if end else signal.email,
+        join_token=None if end else signal.join_token,
+    )
+    if found is not None:
+        row, participant, policy = found
+        if end:
+            return _Found(row)
+        guest_join = participant is None and signal.kind is EdgeKind.JOIN
+        return _Found(row, participant, policy if guest_join else None)
+    if signal.kind is not EdgeKind.JOIN:
+        row = await repo.session_of_instance(
+            signal.instance,
+            signal.connection if signal.kind is EdgeKind.LEAVE else None,
+            signal.at,
+        )
+        if row is not None:
+            return await _attendee_of(repo, signal, row)
+    log.info("webhook_without_session", provider=signal.provider)
+    return None
+
+
+async def _attendee_of(
+    repo: SqlaAttendanceRepository, signal: PresenceSignal, session_row: Row
+) -> _Found:
+    if signal.kind is EdgeKind.END:
+        return _Found(session_row)
+    participant = await repo.registrant(
+        session_row["programme_id"], signal.email, signal.join_token
+    )
+    policy = None
+    if participant is None and signal.kind is EdgeKind.JOIN:
+        policy = await repo.guest_policy(session_row["programme_id"])
+    return _Found(session_row, participant, policy)
+
+
+async def _record_signal(
+    repo: SqlaAttendanceRepository, signal: PresenceSignal, found: _Found
 ) -> tuple[WebhookOutcome, str, list[Event]]:
-    session_row = await _session_for(repo, settings, signal)
-    if session_row is None:
-        return WebhookOutcome("ignored"), "", []
+    session_row = found.session_row
     edge = Edge(signal.kind, signal.at, signal.instance, signal.connection)
     source = signal.provider
     if signal.kind is EdgeKind.END:
@@ -102,9 +174,7 @@ async def _record_signal(
         for record in await repo.records_of_session(session_row["id"]):
             events.extend(await refresh_record(repo, session_row, record))
         return WebhookOutcome("recorded", session_row["id"]), session_row["region"], events
-    participant = await repo.registrant(
-        session_row["programme_id"], signal.email, signal.join_token
-    )
+    participant = found.participant
     guest_id: uuid.UUID | None = None
     over_limit = False
     if participant is not None:
@@ -120,11 +190,18 @@ async def _record_signal(
         )
         if signal.kind is EdgeKind.JOIN:
             # The call happened either way: a refused guest is recorded, flagged, never credited.
-            over_limit = await admit_guest(repo, session_row, guest_id, key) is not None
+            refusal = await admit_guest(repo, session_row, guest_id, key, found.policy)
+            over_limit = refusal is not None
         else:
             over_limit = not await repo.guest_admitted(session_row["id"], guest_id)
     record = await repo.lock_record(
-        session_row, key, attendance_id(session_row["id"], key), participant, source, guest_id
+        session_row,
+        key,
+        attendance_id(session_row["id"], key),
+        participant,
+        source,
+        guest_id,
+        over_limit,
     )
     if guest_id is not None and bool(record["over_limit"]) != over_limit:
         await repo.update_record(record["id"], over_limit=over_limit)
@@ -139,34 +216,6 @@ async def _record_signal(
     events = await refresh_record(repo, session_row, record, source=source)
     outcome = WebhookOutcome("recorded", session_row["id"], record["id"], participant is None)
     return outcome, session_row["region"], events
-
-
-async def _session_for(
-    repo: SqlaAttendanceRepository, settings: AttendanceSettings, signal: PresenceSignal
-) -> Row | None:
-    if signal.session_id is not None:
-        row = await repo.session_row(signal.session_id)
-        if row is None or row["ends_at"] is None:
-            # Scheduling has not told us yet: refuse, so the tool retries later.
-            raise SessionNotFound(f"no session {signal.session_id} known here yet")
-        return None if row["status"] == "cancelled" else row
-    if signal.meeting_id is None:
-        raise InvalidWebhook("the delivery names neither a session nor a meeting")
-    row = await repo.session_at(
-        signal.provider,
-        signal.meeting_id,
-        signal.at,
-        timedelta(minutes=settings.match_buffer_minutes),
-    )
-    if row is None and signal.kind is not EdgeKind.JOIN:
-        row = await repo.session_of_instance(
-            signal.instance,
-            signal.connection if signal.kind is EdgeKind.LEAVE else None,
-            signal.at,
-        )
-    if row is None:
-        log.info("webhook_without_session", provider=signal.provider)
-    return row
 
 
 @dataclass(frozen=True)

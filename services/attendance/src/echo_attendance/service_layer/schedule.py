@@ -96,7 +96,8 @@ class ScheduleHandlers:
         Records are recomputed for each session change, in stream order, with the credit rule
         that held at that event, exactly as one by one would (they are rare in a backlog).
         """
-        repo = SqlaAttendanceRepository(session)
+        # Core statements on the transaction's connection (no ORM execute path).
+        repo = SqlaAttendanceRepository(await session.connection())
         created: dict[uuid.UUID, ProgrammeCreated] = {}
         created_at: dict[uuid.UUID, int] = {}
         titles: dict[uuid.UUID, tuple[str, datetime]] = {}
@@ -141,10 +142,11 @@ class ScheduleHandlers:
                 ]
             )
         if changes:
-            await self._apply_session_changes(repo, changes, created_at, defaulted)
+            await self._apply_session_changes(session, repo, changes, created_at, defaulted)
 
     async def _apply_session_changes(
         self,
+        session: AsyncSession,
         repo: SqlaAttendanceRepository,
         changes: list[tuple[int, Envelope[Any]]],
         created_at: dict[uuid.UUID, int],
@@ -200,5 +202,5 @@ class ScheduleHandlers:
             for record in of_session:
                 events.extend(await refresh_record(repo, row, record, rule=rule, rule_known=True))
             if events and self.runtime is not None:
-                await self.runtime.emit(repo.session, env.region, *events, cause=env)
+                await self.runtime.emit(session, env.region, *events, cause=env)
                 log.info("attendance_recomputed", session_id=str(session_id), events=len(events))
