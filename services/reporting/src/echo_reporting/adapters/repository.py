@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from echo_reporting.adapters.tables import READ_MODELS
@@ -32,9 +33,17 @@ def _by_id(row: Row) -> Row:
 
 
 @functools.cache
-def _select_by_ids(kind: str) -> sa.Select[Any]:
-    """`SELECT * FROM <table> WHERE id IN (:ids)`, built once (an expanding parameter)."""
+def _select_by_ids(kind: str, dialect: str) -> sa.Select[Any]:
+    """The rows of a list of ids, built once.
+
+    PostgreSQL: `WHERE id = ANY(:ids)`, one array parameter, so the SQL text (and asyncpg's
+    prepared statement) is the same whatever the number of ids. Elsewhere an expanding
+    `IN (...)`, rendered with one placeholder per id at each execution.
+    """
     table = READ_MODELS[kind]
+    if dialect == "postgresql":
+        ids = sa.bindparam("ids", type_=postgresql.ARRAY(sa.Uuid))
+        return sa.select(table).where(table.c.id == sa.any_(ids))
     return sa.select(table).where(table.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
@@ -55,7 +64,8 @@ class SqlaReadModelRepository:
 
     async def get_many(self, kind: str, keys: Iterable[uuid.UUID]) -> dict[uuid.UUID, Row]:
         """The rows of `keys` that exist, by id, in one statement (the live consumer's runs)."""
-        found = await self.session.execute(_select_by_ids(kind), {"ids": list(keys)})
+        dialect = self.session.get_bind().dialect.name
+        found = await self.session.execute(_select_by_ids(kind, dialect), {"ids": list(keys)})
         return {row["id"]: row for row in map(_row, found.mappings())}
 
     async def insert_many(self, kind: str, rows: Iterable[Row]) -> int:
