@@ -10,7 +10,7 @@ from echo_runtime.consumer import BatchHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from echo_reporting.adapters.repository import SqlaReadModelRepository
-from echo_reporting.domain.model import Row, merge, target
+from echo_reporting.domain.model import KINDS, Row, merge, target
 
 
 async def update_read_models(session: AsyncSession, run: list[Envelope[Any]]) -> None:
@@ -40,8 +40,12 @@ async def update_read_models(session: AsyncSession, run: list[Envelope[Any]]) ->
     for env, kind, key in targeted:
         rows = folded[kind]
         rows[key] = merge(rows[key] if key in rows else stored[kind].get(key), env)
-    for kind, rows in folded.items():
-        before = stored[kind]
+    # Written in `KINDS` order, the order in which a rebuild locks the tables: a run that
+    # meets a rebuild waits for it (or it for the run) instead of a deadlock.
+    for kind in KINDS:
+        if kind not in folded:
+            continue
+        rows, before = folded[kind], stored[kind]
         await repo.insert_many(kind, (row for key, row in rows.items() if key not in before))
         await repo.update_many(
             kind, (row for key, row in rows.items() if key in before and row != before[key])
