@@ -346,12 +346,14 @@ class SqlaAttendanceRepository:
                 presence_edges.c.connection,
             ).where(
                 presence_edges.c.session_id == sa.bindparam("b_session"),
-                presence_edges.c.attendee_key.in_(sa.bindparam("b_keys", expanding=True)),
+                # Not an expanding IN: that is rendered anew at every execution.
+                sa.or_(
+                    presence_edges.c.attendee_key == sa.bindparam("b_key"),
+                    presence_edges.c.attendee_key == WHOLE_MEETING,
+                ),
             ),
         )
-        rows = await self.session.execute(
-            stmt, {"b_session": session_id, "b_keys": [attendee_key, WHOLE_MEETING]}
-        )
+        rows = await self.session.execute(stmt, {"b_session": session_id, "b_key": attendee_key})
         return [Edge(EdgeKind(r.kind), utc(r.at), r.instance, r.connection) for r in rows]
 
     # ------------------------------------------------------------------ attendance records
