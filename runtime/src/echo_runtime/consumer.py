@@ -102,6 +102,7 @@ class EventConsumer:
         self.inbox = inbox
         self.handlers = dict(handlers)
         self._stopping = asyncio.Event()
+        self._inbox_statement: Any = None
 
     async def run(
         self,
@@ -243,24 +244,26 @@ class EventConsumer:
     async def _record_in_inbox(self, session: AsyncSession, ids: list[str]) -> set[str]:
         """Insert the batch's event ids into the inbox; return those not seen before.
 
-        One statement: `INSERT ... ON CONFLICT DO NOTHING RETURNING event_id`, so ids already
-        there (redeliveries) come back missing, and the rows are written with the batch.
+        One statement, `INSERT ... ON CONFLICT DO NOTHING RETURNING event_id`, so ids already
+        there (redeliveries) come back missing, and the rows are written with the batch. The
+        statement is built once and given the rows as parameters (SQLAlchemy's cached
+        "insertmanyvalues" path): a multi-row `.values([...])` is compiled afresh every batch.
         """
         unique = list(dict.fromkeys(ids))
         now = datetime.now(UTC)
-        insert = pg_insert if self.db.is_postgres else sqlite_insert
-        statement = (
-            insert(self.inbox)
-            .values(
-                [
-                    {"consumer": self.spec.durable, "event_id": k, "processed_at": now}
-                    for k in unique
-                ]
+        rows = [{"consumer": self.spec.durable, "event_id": k, "processed_at": now} for k in unique]
+        result = await session.execute(self._inbox_insert(), rows)
+        return set(result.scalars())
+
+    def _inbox_insert(self) -> Any:
+        if self._inbox_statement is None:
+            insert = pg_insert if self.db.is_postgres else sqlite_insert
+            self._inbox_statement = (
+                insert(self.inbox)
+                .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+                .returning(self.inbox.c.event_id)
             )
-            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
-            .returning(self.inbox.c.event_id)
-        )
-        return set((await session.execute(statement)).scalars())
+        return self._inbox_statement
 
     async def _fail(self, msg: Msg, env: Envelope[Any], exc: Exception) -> None:
         if isinstance(exc, PermanentEventError):
