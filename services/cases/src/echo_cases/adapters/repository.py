@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from echo_cases.adapters.tables import (
     case_audit,
@@ -275,13 +275,15 @@ _INSERT_SUBMISSION = _INSERT_OUTBOX.add_cte(
 
 
 async def store_submission(
-    engine: AsyncEngine, case: Case, actor: str, outbox_row: dict[str, Any]
+    conn: AsyncConnection, case: Case, actor: str, outbox_row: dict[str, Any]
 ) -> None:
     """Store a new case, its `submitted` audit row and its outbox row, all or nothing.
 
     The hot path of the service (`POST /v1/cases`), so on Core statements built once instead of
-    the ORM session: on PostgreSQL one statement in autocommit (one round trip, no BEGIN and
-    COMMIT), on SQLite the same three inserts in one transaction. `outbox_row` has the columns
+    the ORM session, on the connection of `Database.reads()` the submission's lookup used (one
+    pool checkout a request): on PostgreSQL (autocommit there) one statement, atomic on its
+    own (one round trip, no BEGIN and COMMIT); on SQLite the lookup's read is ended and the
+    three inserts run in one transaction. `outbox_row` has the columns
     `echo_runtime.outbox.Outbox.add` writes.
     """
     now = datetime.now(UTC)
@@ -304,12 +306,14 @@ async def store_submission(
         a_at=now,
     )
     params.update({f"o_{name}": outbox_row[name] for name in _OUTBOX_COLUMNS})
-    if engine.dialect.name == "postgresql":
-        async with engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(_INSERT_SUBMISSION, params)
+    if conn.dialect.name == "postgresql":
+        assert conn.sync_connection is not None
+        assert conn.sync_connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        await conn.execute(_INSERT_SUBMISSION, params)
         return
-    async with engine.begin() as conn:
+    if conn.in_transaction():
+        await conn.commit()  # the lookup's read
+    async with conn.begin():
         await conn.execute(_INSERT_CASE, params)
         await conn.execute(_INSERT_AUDIT, params)
         await conn.execute(_INSERT_OUTBOX, params)

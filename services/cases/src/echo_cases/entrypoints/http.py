@@ -13,6 +13,7 @@ from echo_runtime.problems import Problem
 from echo_runtime.service import RuntimeDep, ServiceRuntime
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from echo_cases.adapters.repository import (
     SqlaCaseRepository,
@@ -311,9 +312,20 @@ async def choose_programme_template(
 async def post_case(
     body: CaseIn, principal: CurrentPrincipal, runtime: RuntimeDep, request: Request
 ) -> CaseOut:
-    # One statement for everything the checks need, outside a transaction.
+    # One connection for the lookup and the write: one pool checkout a request.
     async with runtime.db.reads() as conn:
-        known = await submission_context(conn, body.programme_id, principal.subject_id)
+        return await _submit(body, principal, runtime, _screener(request), conn)
+
+
+async def _submit(
+    body: CaseIn,
+    principal: Principal,
+    runtime: ServiceRuntime,
+    screener: PhiScreener,
+    conn: AsyncConnection,
+) -> CaseOut:
+    # One statement for everything the checks need, outside a transaction.
+    known = await submission_context(conn, body.programme_id, principal.subject_id)
     if known is None or known.region not in runtime.settings.regions:
         raise UnknownProgramme(
             f"programme {body.programme_id} is not known to this cases service"
@@ -352,7 +364,7 @@ async def post_case(
             )
     case = await submit_case(
         runtime,
-        _screener(request),
+        screener,
         SubmitCase(
             programme_id=body.programme_id,
             region=region,
@@ -362,6 +374,7 @@ async def post_case(
             fields=body.fields,
             actor=principal.subject,
         ),
+        conn,
     )
     return CaseOut.of(case)
 

@@ -15,7 +15,7 @@ from echo_runtime.logging import get_logger
 from echo_runtime.service import ServiceRuntime
 from echo_runtime.tracing import current_traceparent
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from echo_cases.adapters.repository import SqlaCaseRepository, store_submission
 from echo_cases.domain.model import (
@@ -74,8 +74,13 @@ def screen(screener: PhiScreener, texts: dict[str, str], *, prefix: str, what: s
         raise
 
 
-async def submit_case(runtime: ServiceRuntime, screener: PhiScreener, cmd: SubmitCase) -> Case:
-    """Validate the form against its template, screen it, then store it and announce it."""
+async def submit_case(
+    runtime: ServiceRuntime, screener: PhiScreener, cmd: SubmitCase, conn: AsyncConnection
+) -> Case:
+    """Validate the form against its template, screen it, then store it and announce it.
+
+    `conn` is the `Database.reads()` connection the caller looked the programme up on.
+    """
     template = find_template(cmd.template_id, cmd.template_version)
     if template is None:
         raise InvalidCaseForm(
@@ -124,7 +129,7 @@ async def submit_case(runtime: ServiceRuntime, screener: PhiScreener, cmd: Submi
         "created_at": datetime.now(UTC),
     }
     try:
-        await store_submission(runtime.db.engine, case, cmd.actor, outbox_row)
+        await store_submission(conn, case, cmd.actor, outbox_row)
     except SQLAlchemyError as exc:
         _refuse_write(case.id, exc)
     runtime.db.outbox_committed.set()
