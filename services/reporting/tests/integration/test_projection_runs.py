@@ -9,12 +9,14 @@ consumer then applies the batch one event at a time: the others land exactly onc
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 from echo_contracts import (
@@ -31,7 +33,7 @@ from echo_reporting.bootstrap import bootstrap
 from echo_reporting.domain.model import KINDS, ReadModel
 from echo_reporting.service_layer import projections
 from echo_runtime.consumer import EventConsumer
-from echo_runtime.testing import running
+from echo_runtime.testing import PostgresProvider, eventually, running
 from nats.js import JetStreamContext
 
 from ..scenario import full_scenario
@@ -146,3 +148,58 @@ async def test_runs_with_repeats_copies_and_a_failing_event_match_one_by_one(
     # The failing event had something to tell its case's row (which holds the other stages).
     case = stored.rows["cases"][poison.data.case_id]
     assert real_merge(case, poison) != case
+
+
+async def test_a_run_waiting_on_a_rebuild_merges_onto_the_rebuilt_row(
+    postgres: PostgresProvider, settings_for: Callable[..., Any]
+) -> None:
+    """PostgreSQL: the rebuild holds the read models (EXCLUSIVE) while it rewrites them. A run
+    that arrives meanwhile must read the rows once the rebuild committed, not the old rows: its
+    write would otherwise put back the old row merged with its event over the rebuilt one."""
+    url = await postgres.create()
+    try:
+        scheduled = next(
+            e for e in full_scenario().envelopes if isinstance(e.data, SessionScheduled)
+        )
+        newer, older = _moves([scheduled])  # sequences 5 and 3
+        runtime = bootstrap(settings_for(url, messaging=False))
+        async with running(runtime):
+            async with runtime.db.transaction() as session:
+                await projections.update_read_models(session, [scheduled])
+            rebuilt = ReadModel()
+            for env in (scheduled, newer):  # the rebuild saw an event the live rows had not
+                rebuilt.apply(env)
+            admin = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+            try:
+
+                async def live_run() -> None:
+                    async with runtime.db.transaction() as session:
+                        await projections.update_read_models(session, [older])
+
+                async with runtime.db.transaction() as rebuild:
+                    repo = SqlaReadModelRepository(rebuild)
+                    await repo.lock()
+                    await repo.clear()
+                    await repo.insert_many("sessions", rebuilt.rows["sessions"].values())
+                    waiting = asyncio.create_task(live_run())
+
+                    async def blocked() -> bool:
+                        return bool(
+                            await admin.fetchval(
+                                "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                                " current_database() AND wait_event_type = 'Lock'"
+                            )
+                        )
+
+                    await eventually(blocked)
+                await waiting
+            finally:
+                await admin.close()
+            async with runtime.db.transaction() as session:
+                stored = await SqlaReadModelRepository(session).load()
+        expected = ReadModel()
+        for env in (scheduled, newer, older):
+            expected.apply(env)
+        assert stored.rows["sessions"] == expected.rows["sessions"]
+    finally:
+        await postgres.drop(url)

@@ -37,13 +37,17 @@ def _select_by_ids(kind: str, dialect: str) -> sa.Select[Any]:
     """The rows of a list of ids, built once.
 
     PostgreSQL: `WHERE id = ANY(:ids)`, one array parameter, so the SQL text (and asyncpg's
-    prepared statement) is the same whatever the number of ids. Elsewhere an expanding
-    `IN (...)`, rendered with one placeholder per id at each execution.
+    prepared statement) is the same whatever the number of ids; `FOR UPDATE`, so a run that
+    comes while a rebuild holds the tables (EXCLUSIVE) reads the rebuilt rows once it commits,
+    instead of the old ones it would then write back over them. Elsewhere an expanding
+    `IN (...)`, rendered with one placeholder per id at each execution. (SQLite needs no lock:
+    the consumer's transaction starts with its inbox INSERT, which takes SQLite's one write lock
+    before the run reads, so a rebuild writes entirely before or entirely after the run.)
     """
     table = READ_MODELS[kind]
     if dialect == "postgresql":
         ids = sa.bindparam("ids", type_=postgresql.ARRAY(sa.Uuid))
-        return sa.select(table).where(table.c.id == sa.any_(ids))
+        return sa.select(table).where(table.c.id == sa.any_(ids)).with_for_update()
     return sa.select(table).where(table.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
