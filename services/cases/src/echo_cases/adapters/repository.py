@@ -85,14 +85,6 @@ class SqlaCaseRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, case: Case) -> None:
-        now = datetime.now(UTC)
-        await self.session.execute(
-            sa.insert(cases).values(
-                id=case.id, created_at=case.created_at, updated_at=now, version=1, **_values(case)
-            )
-        )
-
     async def get(self, case_id: uuid.UUID, *, for_update: bool = False) -> Case | None:
         query = sa.select(cases).where(cases.c.id == case_id)
         if for_update:
