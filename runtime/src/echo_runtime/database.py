@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int | None = None) -> AsyncEngine:
     """An async engine; SQLite gets WAL, a busy timeout and foreign keys, PostgreSQL a pool.
 
     Statement parameters are hidden from error messages: they may hold case text or personal data.
@@ -43,7 +43,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     engine = create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
         # No pre-ping (three round trips at every checkout on asyncpg): a connection the server
         # closed is noticed by the driver while it idles in the pool and replaced at checkout
         # (`_drop_closed`); old connections are recycled.
@@ -68,9 +68,9 @@ def _drop_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
 class Database:
     """One service's database: an engine, sessions, and a signal that outbox rows were committed."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url, pool_size=pool_size)
+        self.engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.outbox_committed = asyncio.Event()
 

@@ -72,7 +72,11 @@ class ServiceRuntime:
         self.background = background
         self.title = title or f"ECHO {settings.service}"
         self.consumer_spec = consumer
-        self.db = Database(settings.database_url)
+        self.db = Database(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
         self.outbox = Outbox(metadata.tables["outbox"])
         self.verifier = TokenVerifier(
             audience=settings.auth_audience,

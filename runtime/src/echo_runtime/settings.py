@@ -51,6 +51,11 @@ class ServiceSettings(BaseSettings):
     auth_dev_secret: str = DEV_SECRET
     auth_jwks_url: str | None = None
     auth_jwks_json: str | None = None
+    #: PostgreSQL connections a process keeps open, and how many more it may open for a burst
+    #: (closed again when returned, so each costs a connect and fresh prepared statements).
+    #: Size them to the server's `max_connections` across every process and replica.
+    database_pool_size: int = Field(default=10, ge=1, le=500)
+    database_max_overflow: int = Field(default=10, ge=0, le=500)
     # consumer and relay tuning
     consumer_batch_size: int = Field(default=200, ge=1, le=5000)
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -121,3 +122,17 @@ def test_only_errors_of_reaching_the_database_are_outages() -> None:
     assert not database_unavailable(dbapi(sa_exc.IntegrityError, "duplicate key", "INSERT"))
     assert not database_unavailable(dbapi(sa_exc.OperationalError, "no such table: x", "SELECT"))
     assert not database_unavailable(ValueError("not a database error"))
+
+
+def test_the_pool_is_sized_from_the_settings() -> None:
+    settings = ServiceSettings(
+        service="probe",
+        database_url="postgresql+asyncpg://echo@127.0.0.1:5432/echo",
+        database_pool_size=4,
+        database_max_overflow=0,
+    )
+    runtime = probe(settings)
+    pool: Any = runtime.db.engine.pool
+    assert (pool.size(), pool._max_overflow) == (4, 0)
+    with pytest.raises(ValueError, match="database_max_overflow"):
+        ServiceSettings(service="probe", database_max_overflow=-1)
