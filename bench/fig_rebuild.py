@@ -160,11 +160,12 @@ async def run(stack: Stack, opts: Options) -> list[Row]:
         found = REPORTED.search(proc.stdout.decode(errors="replace"))
         if proc.returncode != 0 or found is None:
             raise RuntimeError(f"rebuild failed ({proc.returncode}); see {log_path}")
-        rebuilt, seconds = int(found.group(1)), float(found.group(2))
+        # events/s as the command computed it: its seconds are printed rounded to 0.1 s
+        rebuilt, rate = int(found.group(1)), float(found.group(3))
         if rebuilt != count:
             raise RuntimeError(f"the rebuild folded {rebuilt} events, not {count}")
         return {
-            "rebuild": rebuilt / seconds,
+            "rebuild": rate,
             "wall": wall,
             "wall_rate": rebuilt / wall,
             "raw": await raw_loop(i),
