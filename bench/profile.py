@@ -52,6 +52,8 @@ LIBRARIES = [
     ("/re/", "re"),
     ("json", "json"),
 ]
+#: Frames under which every sample of a service process sits: not worth listing.
+ROOTS = (".<module>", "cli.run_service_cli", "__main__.main")
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
 
@@ -87,7 +89,8 @@ class Profile:
         counts: Counter[str] = Counter()
         for stack, n in self.stacks.items():
             for name in {short(frame) for frame in stack if within in frame}:
-                counts[name] += n
+                if not name.endswith(ROOTS):
+                    counts[name] += n
         total = self.samples or 1
         return [(name, n / total) for name, n in counts.most_common()]
 
