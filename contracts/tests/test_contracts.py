@@ -144,14 +144,18 @@ def test_every_event_type_is_unique_and_versioned() -> None:
         assert event_type.startswith("echo.") and event_type.rsplit(".", 1)[1].startswith("v")
 
 
-def test_envelope_round_trips_on_the_wire() -> None:
-    data = SessionScheduled(
+def _scheduled() -> SessionScheduled:
+    return SessionScheduled(
         session_id=uuid.uuid4(),
         programme_id=uuid.uuid4(),
         starts_at=datetime(2027, 3, 1, 17, tzinfo=UTC),
         ends_at=datetime(2027, 3, 1, 18, 30, tzinfo=UTC),
         timezone="America/Toronto",
     )
+
+
+def test_envelope_round_trips_on_the_wire() -> None:
+    data = _scheduled()
     env = new_envelope(data, region="ontario", service="scheduling")
     back = decode(to_wire(env))
     assert isinstance(back, Envelope)
@@ -164,13 +168,7 @@ def test_envelope_round_trips_on_the_wire() -> None:
 def test_a_body_in_another_field_order_or_text_decodes_the_same() -> None:
     """The one-pass path guesses the type from the first `"type"` key; a misleading first key
     (a producer that writes `data` first) or a str body must give the same envelope."""
-    data = SessionScheduled(
-        session_id=uuid.uuid4(),
-        programme_id=uuid.uuid4(),
-        starts_at=datetime(2027, 3, 1, 17, tzinfo=UTC),
-        ends_at=datetime(2027, 3, 1, 18, 30, tzinfo=UTC),
-        timezone="America/Toronto",
-    )
+    data = _scheduled()
     env = new_envelope(data, region="ontario", service="scheduling")
     fields = json.loads(to_wire(env))
     decoy = {"note": {"type": "echo.cases.case_rejected.v1"}, **fields}

@@ -56,19 +56,25 @@ class Outbox:
         traceparent = current_traceparent()
         now = datetime.now(UTC)
         await session.execute(
-            sa.insert(self.table),
-            [
-                {
-                    "event_id": str(env.id),
-                    "subject": subject_for(env.region, env.data),
-                    "event_type": env.type,
-                    "body": to_wire(env),
-                    "traceparent": traceparent,
-                    "created_at": now,
-                }
-                for env in envelopes
-            ],
+            sa.insert(self.table), [outbox_row(env, traceparent, now) for env in envelopes]
         )
+
+
+def outbox_row(
+    envelope: Envelope[Any], traceparent: str | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """The outbox row of an event, for a service that writes it with its own statement.
+
+    `traceparent`: the trace to continue on the consumers' side (default: the current one).
+    """
+    return {
+        "event_id": str(envelope.id),
+        "subject": subject_for(envelope.region, envelope.data),
+        "event_type": envelope.type,
+        "body": to_wire(envelope),
+        "traceparent": current_traceparent() if traceparent is None else traceparent,
+        "created_at": now or datetime.now(UTC),
+    }
 
 
 AfterPublish = Callable[[list[Any]], Awaitable[None]]

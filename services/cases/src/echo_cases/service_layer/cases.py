@@ -7,13 +7,12 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import NoReturn
 
-from echo_contracts import CaseSubmitted, Event, subject_for, to_wire
+from echo_contracts import CaseSubmitted, Event
 from echo_runtime.logging import get_logger
+from echo_runtime.outbox import outbox_row
 from echo_runtime.service import ServiceRuntime
-from echo_runtime.tracing import current_traceparent
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -119,17 +118,9 @@ async def submit_case(
         case.region,
         correlation_id=uuid.uuid4(),
     )
-    # The row `runtime.emit` would stage, written here with the case in one statement.
-    outbox_row = {
-        "event_id": str(envelope.id),
-        "subject": subject_for(envelope.region, envelope.data),
-        "event_type": envelope.type,
-        "body": to_wire(envelope),
-        "traceparent": current_traceparent(),
-        "created_at": datetime.now(UTC),
-    }
     try:
-        await store_submission(conn, case, cmd.actor, outbox_row)
+        # The row `runtime.emit` would stage, written here with the case in one statement.
+        await store_submission(conn, case, cmd.actor, outbox_row(envelope))
     except SQLAlchemyError as exc:
         _refuse_write(case.id, exc)
     runtime.db.outbox_committed.set()
