@@ -275,8 +275,7 @@ async def store_submission(
     the ORM session, on the connection of `Database.reads()` the submission's lookup used (one
     pool checkout a request): on PostgreSQL (autocommit there) one statement, atomic on its
     own (one round trip, no BEGIN and COMMIT); on SQLite the lookup's read is ended and the
-    three inserts run in one transaction. `outbox_row` has the columns
-    `echo_runtime.outbox.Outbox.add` writes.
+    three inserts run in one transaction. `outbox_row`: `echo_runtime.outbox.outbox_row`.
     """
     now = datetime.now(UTC)
     params: dict[str, Any] = {
