@@ -44,6 +44,17 @@ STREAM = "ECHO_ONTARIO"
 DURABLE = "notifications-inbox"
 
 
+def subject_matches(subject: str, pattern: str) -> bool:
+    """NATS subject matching: `*` is one token, a final `>` one or more."""
+    tokens, wanted = subject.split("."), pattern.split(".")
+    for i, token in enumerate(wanted):
+        if token == ">":
+            return len(tokens) > i
+        if i >= len(tokens) or token not in ("*", tokens[i]):
+            return False
+    return len(tokens) == len(wanted)
+
+
 class SmtpSink:
     """A real SMTP server (aiosmtpd) on a free port that keeps every message it accepts."""
 
@@ -152,14 +163,16 @@ class World:
         self.js = js
         self.published: list[Envelope[Event]] = []
         self.programme_id = uuid.uuid4()
+        self._filters: list[str] | None = None
+        self._last_seq = 0
 
     async def publish(self, *events: Event) -> list[Envelope[Event]]:
         out = []
         for event in events:
             env = new_envelope(event, region=REGION, service=f"{type(event).context}")
-            await self.js.publish(
-                subject_for(REGION, event), to_wire(env), headers={"Nats-Msg-Id": str(env.id)}
-            )
+            subject = subject_for(REGION, event)
+            ack = await self.js.publish(subject, to_wire(env), headers={"Nats-Msg-Id": str(env.id)})
+            await self._stored(subject, ack.seq)
             self.published.append(env)
             out.append(env)
         await self.settled()
@@ -168,19 +181,33 @@ class World:
     async def redeliver_everything(self) -> None:
         """Publish every envelope again under a new message id: the stream keeps both copies."""
         for env in list(self.published):
-            await self.js.publish(
-                subject_for(REGION, env.data),
-                to_wire(env),
-                headers={"Nats-Msg-Id": f"{env.id}-again"},
+            subject = subject_for(REGION, env.data)
+            ack = await self.js.publish(
+                subject, to_wire(env), headers={"Nats-Msg-Id": f"{env.id}-again"}
             )
+            await self._stored(subject, ack.seq)
         await self.settled()
 
+    async def _stored(self, subject: str, seq: int) -> None:
+        """Remember the stream sequence of the last published message the consumer takes."""
+        if self._filters is None:
+            config = (await self.js.consumer_info(STREAM, DURABLE)).config
+            self._filters = list(config.filter_subjects or [config.filter_subject or ">"])
+        if any(subject_matches(subject, f) for f in self._filters):
+            self._last_seq = max(self._last_seq, seq)
+
     async def settled(self) -> None:
-        """Wait until the consumer has handled and acknowledged every event published so far."""
+        """Wait until the consumer has handled and acknowledged every event published so far.
+
+        By the ack floor's stream sequence: "nothing pending, nothing unacknowledged" alone can
+        be read between a publish and the server counting it as pending for the consumer, and
+        then says nothing about the event just published.
+        """
 
         async def done() -> bool:
             info = await self.js.consumer_info(STREAM, DURABLE)
-            return info.num_pending == 0 and info.num_ack_pending == 0
+            floor = info.ack_floor.stream_seq if info.ack_floor else 0
+            return bool(floor >= self._last_seq and info.num_ack_pending == 0)
 
         await eventually(done)
 
