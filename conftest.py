@@ -1,6 +1,23 @@
+import os
+
 import pytest
 
 pytest_plugins = ["echo_runtime.testing"]
+
+
+def _worker_port_range() -> None:
+    """Each pytest-xdist worker (and every process it starts) picks ports from its own slice of
+    20000-32767: two workers once picked the same port for a NATS route and an HTTP service."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if not worker.startswith("gw") or not worker[2:].isdigit() or count < 2:
+        return
+    index, size = int(worker[2:]), (32_768 - 20_000) // count
+    low = 20_000 + index * size
+    os.environ["ECHO_PORT_RANGE"] = f"{low}-{low + size - 1}"
+
+
+_worker_port_range()
 
 #: Folders whose tests print the figures the issues ask for (faults, redeliveries, matrix cells...).
 FIGURE_FOLDERS = ("tests/faults/", "tests/security/")

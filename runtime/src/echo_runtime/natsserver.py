@@ -22,16 +22,33 @@ MIN_VERSION = (2, 10)
 _PICK_FROM = range(20_000, 32_768)
 
 
+#: Ports this process has handed out: not handed out again (the first may not be bound yet).
+_HANDED: set[int] = set()
+
+
+def _pick_range() -> range:
+    """`ECHO_PORT_RANGE=LOW-HIGH` narrows the range (parallel test workers get disjoint ones)."""
+    wanted = os.environ.get("ECHO_PORT_RANGE", "")
+    low, _, high = wanted.partition("-")
+    if low.isdigit() and high.isdigit() and int(low) < int(high):
+        return range(int(low), int(high) + 1)
+    return _PICK_FROM
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nobody listens on right now (outside the ephemeral range)."""
     pick = random.SystemRandom()
+    ports = _pick_range()
     for _ in range(100):
-        port = pick.choice(_PICK_FROM)
+        port = pick.choice(ports)
+        if port in _HANDED:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _HANDED.add(port)
             return port
     with socket.socket() as sock:  # that range is crowded: let the kernel choose
         sock.bind(("127.0.0.1", 0))
