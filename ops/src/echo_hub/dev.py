@@ -88,6 +88,8 @@ class Platform:
             env = dict(os.environ)
             env.update(
                 {
+                    # log lines (and console-exported spans) reach the log file at once
+                    "PYTHONUNBUFFERED": "1",
                     f"{prefix}NATS_URL": self.nats.url,
                     f"{prefix}REGIONS": ",".join(self.regions),
                     f"{prefix}DATABASE_URL": (

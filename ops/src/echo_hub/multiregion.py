@@ -270,6 +270,8 @@ class MultiRegionPlatform:
         env = dict(os.environ)
         env.update(
             {
+                # log lines (and console-exported spans) reach the log file at once
+                "PYTHONUNBUFFERED": "1",
                 f"{prefix}NATS_URL": nats_url,
                 f"{prefix}NATS_USER": user,
                 f"{prefix}NATS_PASSWORD": password,
