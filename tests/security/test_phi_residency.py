@@ -75,12 +75,18 @@ def wait_for(check: Callable[[], T], what: str, timeout: float = 90.0) -> T:
     raise AssertionError(f"not within {timeout}s: {what} (last: {last!r})")
 
 
+ONTARIO_SERVICES = ("scheduling", "cases", "attendance", "notifications", "reporting")
+
+
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MultiRegionPlatform]:
     data: Path = tmp_path_factory.mktemp("phi")
     (data / "logs").mkdir()
-    saved = {k: os.environ.get(k) for k in ("OTEL_TRACES_EXPORTER", "NOTIFICATIONS_MAIL_DROP_DIR")}
+    names = ("OTEL_TRACES_EXPORTER", "OTEL_BSP_SCHEDULE_DELAY", "NOTIFICATIONS_MAIL_DROP_DIR")
+    saved = {k: os.environ.get(k) for k in names}
     os.environ["OTEL_TRACES_EXPORTER"] = "console"  # every span into the process output
+    # spans written every 100 ms, not 5 s: the scenario may be over before the default fires
+    os.environ["OTEL_BSP_SCHEDULE_DELAY"] = "100"
     os.environ["NOTIFICATIONS_MAIL_DROP_DIR"] = str(data / "mail")
     running = MultiRegionPlatform(regions=list(REGIONS), data_dir=data, base_port=0)
     try:
@@ -295,6 +301,14 @@ def test_case_text_and_emails_appear_only_in_their_region_stores_and_stream(
             return bool(mine.get("programmes"))
 
         wait_for(network_settled, "the superhub report counting ontario")
+
+        def spans_exported() -> bool:
+            # the batch span processor writes every OTEL_BSP_SCHEDULE_DELAY ms (set below)
+            logs = [platform.data_dir / "logs" / f"{HOME}-{s}.log" for s in ONTARIO_SERVICES]
+            return all(b'"span_id": "0x' in log.read_bytes() for log in logs if log.exists())
+
+        wait_for(spans_exported, "every ontario service's spans in its log")
+        time.sleep(1.0)  # and the spans of the last requests
         found = collect(platform, http)
 
     hits: Counter[str] = Counter()
