@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import httpx
 import pytest
+import sqlalchemy as sa
 from echo_contracts import RegistrationConfirmed, new_envelope, subject_for, to_wire
 from echo_contracts.events import Profession
 from echo_runtime.natsserver import NatsServer, free_port
@@ -155,6 +156,15 @@ def _programme(programme_body: Callable[..., dict[str, Any]], **overrides: Any) 
         ],
         **overrides,
     )
+
+
+async def _new_programme(
+    client: Any, programme_body: Callable[..., dict[str, Any]], headers: dict[str, str]
+) -> str:
+    """Create a programme (with its curriculum) and return its id."""
+    created = await client.post("/v1/programmes", json=_programme(programme_body), headers=headers)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
 
 
 def _upload(
@@ -312,7 +322,6 @@ async def test_upload_list_signed_download_and_delete_on_each_store(
 
 
 async def _members(runtime: SchedulingRuntime, programme_id: str) -> int:
-    import sqlalchemy as sa
     from echo_scheduling.adapters.tables import library_members
 
     async with runtime.db.session() as session:
@@ -358,9 +367,7 @@ async def test_a_signed_link_works_until_it_expires_and_cannot_be_altered(
     signer.clock = clock
     hub_admin = token("hub-admin")
     async with running(runtime) as client:
-        pid = (
-            await client.post("/v1/programmes", json=_programme(programme_body), headers=hub_admin)
-        ).json()["id"]
+        pid = await _new_programme(client, programme_body, hub_admin)
         added = await client.post(
             f"/v1/programmes/{pid}/materials",
             headers=hub_admin,
@@ -413,9 +420,7 @@ async def test_an_s3_download_is_a_presigned_url_with_the_configured_expiry(
     runtime = make_runtime(sqlite_url, s3, library_link_ttl_seconds=90)
     hub_admin = token("hub-admin")
     async with running(runtime) as client:
-        pid = (
-            await client.post("/v1/programmes", json=_programme(programme_body), headers=hub_admin)
-        ).json()["id"]
+        pid = await _new_programme(client, programme_body, hub_admin)
         added = await client.post(
             f"/v1/programmes/{pid}/materials",
             headers=hub_admin,
@@ -456,9 +461,7 @@ async def test_bad_uploads_are_refused_and_leave_nothing_behind(
     )
     staff = token("hub-admin")
     async with running(runtime) as client:
-        pid = (
-            await client.post("/v1/programmes", json=_programme(programme_body), headers=staff)
-        ).json()["id"]
+        pid = await _new_programme(client, programme_body, staff)
         url = f"/v1/programmes/{pid}/materials"
 
         too_big = await client.post(
@@ -575,14 +578,10 @@ async def test_a_failed_database_write_deletes_the_stored_file(
     make_runtime: Callable[..., SchedulingRuntime],
     programme_body: Callable[..., dict[str, Any]],
 ) -> None:
-    import sqlalchemy as sa
-
     runtime = make_runtime(database_url, store)
     staff = token("hub-admin")
     async with running(runtime) as client:
-        pid = (
-            await client.post("/v1/programmes", json=_programme(programme_body), headers=staff)
-        ).json()["id"]
+        pid = await _new_programme(client, programme_body, staff)
         # A real failure of the insert: the table is gone.
         async with runtime.db.transaction() as session:
             await session.execute(sa.text("DROP TABLE materials"))
@@ -607,9 +606,7 @@ async def test_a_failed_store_write_records_nothing(
     runtime = make_runtime(sqlite_url, Store("local", {"library_dir": blocked}, list))
     staff = token("hub-admin")
     async with running(runtime) as client:
-        pid = (
-            await client.post("/v1/programmes", json=_programme(programme_body), headers=staff)
-        ).json()["id"]
+        pid = await _new_programme(client, programme_body, staff)
         failed = await client.post(
             f"/v1/programmes/{pid}/materials",
             headers=staff,
@@ -642,9 +639,7 @@ async def test_search_finds_titles_and_curriculum_topics_of_one_programme_only(
         )
         assert created.status_code == 201, created.text
         pid = created.json()["id"]
-        other = (
-            await client.post("/v1/programmes", json=_programme(programme_body), headers=staff)
-        ).json()["id"]
+        other = await _new_programme(client, programme_body, staff)
         sessions = (await client.get(f"/v1/programmes/{pid}/sessions", headers=staff)).json()
         tapering_session = next(
             s["id"] for s in sessions["items"] if s["agenda"]["didactic_topic"].startswith("Opioid")
@@ -732,9 +727,7 @@ async def test_large_files_stream_in_parts_past_the_service_body_limit(
             headers=staff,
         )
         assert big_json.status_code == 413  # other routes keep the service-wide limit
-        pid = (
-            await client.post("/v1/programmes", json=_programme(programme_body), headers=staff)
-        ).json()["id"]
+        pid = await _new_programme(client, programme_body, staff)
         added = await client.post(
             f"/v1/programmes/{pid}/materials",
             headers=staff,
