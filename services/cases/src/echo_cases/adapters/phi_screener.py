@@ -17,6 +17,9 @@ from datetime import UTC, datetime
 
 import phonenumbers
 
+from echo_cases.adapters.phi_checksums import checksummed_ids
+from echo_cases.adapters.phi_names import names_in_scripts
+from echo_cases.adapters.phi_spelled import obfuscated_emails, spelled_numbers
 from echo_cases.domain.screening import PhiCategory, Span
 
 C = PhiCategory
@@ -156,20 +159,26 @@ _LABELS: tuple[tuple[PhiCategory, str, int], ...] = (
         C.MEDICAL_RECORD_NUMBER,
         r"MRN|medical\s+record(?:\s+number)?|med\.?\s*rec\.?|chart|hospital\s+(?:number|no\.?|ID)"
         r"|patient\s+(?:ID|number|no\.?)|case\s+number|dossier(?:\s+médical)?|numéro\s+de\s+dossier"
-        r"|encounter\s+(?:ID|number)|accession(?:\s+number)?|病历号|住院号|病案号",
+        r"|encounter\s+(?:ID|number)|accession(?:\s+number)?|病历号|住院号|病案号"
+        r"|медицинская\s+карта|номер\s+карты|история\s+болезни|رقم\s+الملف(?:\s+الطبي)?"
+        r"|병록번호|등록번호|차트\s*번호|UHID|OPD\s+(?:number|no\.?)|पंजीकरण\s+संख्या",
         3,
     ),
     (
         C.HEALTH_PLAN_NUMBER,
         r"OHIP|health\s+card|health\s+insurance|HCN|PHN|NHS|H&C|H\+C|RAMQ|carte\s+vitale"
         r"|insurance(?:\s+(?:ID|plan))?|policy|member\s+ID|beneficiary(?:\s+ID)?|plan\s+ID"
-        r"|assurance\s+maladie|医保卡?|社保卡?|医疗保险",
+        r"|assurance\s+maladie|医保卡?|社保卡?|医疗保险"
+        r"|полис(?:\s+ОМС)?|ОМС|رقم\s+التأمين|التأمين\s+الصحي|건강보험(?:증)?(?:\s*번호)?|ABHA"
+        r"|आयुष्मान(?:\s+कार्ड)?",
         3,
     ),
     (
         C.NATIONAL_ID,
         r"SSN|SIN|social\s+insurance|social\s+security|NIR|sécurité\s+sociale|NAS"
-        r"|passport|passeport|national\s+ID|ID\s+card|identity\s+card|身份证(?:号码|号)?",
+        r"|passport|passeport|national\s+ID|ID\s+card|identity\s+card|身份证(?:号码|号)?"
+        r"|СНИЛС|паспорт|ИНН|رقم\s+الهوية|الهوية\s+الوطنية|جواز\s+السفر|주민등록번호|주민번호"
+        r"|여권(?:\s*번호)?|Aadhaar|आधार(?:\s+संख्या|\s+नंबर)?|पैन",
         3,
     ),
     (
@@ -203,11 +212,20 @@ _LABEL_WORDS: dict[PhiCategory, tuple[str, ...]] = {
     cat: tuple(
         {
             word.lower()
-            for word in re.findall(r"[A-Za-zéèç&+'/]{2,}|[\u4e00-\u9fff]{2,}", label)
+            for word in re.findall(
+                r"[A-Za-zéèç&+'/]{2,}|[\u4e00-\u9fff]{2,}|[А-ЯЁа-яё]{3,}|[\u0621-\u064A]{3,}"
+                r"|[\uac00-\ud7a3]{2,}|[\u0900-\u097F]{2,}",
+                label,
+            )
             if word.lower() not in {"number", "no", "of", "de", "id", "des", "du"}
         }
     )
     for cat, label, _ in _LABELS
+}
+#: The label words that name an id's kind (not "number", "numéro", "номер" alone).
+_SPELLED_LABEL_WORDS: dict[PhiCategory, tuple[str, ...]] = {
+    cat: tuple(w for w in words if w not in {"numéro", "номер", "карты", "card", "num", "lot"})
+    for cat, words in _LABEL_WORDS.items()
 }
 _CN_ID = re.compile(r"(?<!\d)\d{6}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])\d{2}\d{3}[\dXx](?![\dA-Za-z])")
 _GROUPED_3_3_4 = re.compile(r"(?<![\d-])\d{3}[ -]\d{3}[ -]\d{4}(?![\d-])")
@@ -238,6 +256,18 @@ _PHONE_LABELLED = _lead(
     r"|电话|手机|传真)\s*(?:number|no\.?|numéro)?\s*[:：]?\s*(\+?[\d(][\d ()./-]{5,}\d)",
     _I,
 )
+#: Phone labels in Cyrillic, Arabic, Hangul and Devanagari script; a few words may stand between
+#: the label and the number ("по номеру", "رقم هاتف الابنة").
+_PHONE_LABELLED_SCRIPTS = re.compile(
+    r"(?:(?<![А-Яа-яЁё])(?:телефон[а-я]*|тел\.|моб\.|мобильн[а-я]*|номер[а-я]*)"
+    r"|(?:رقم\s+)?(?:ال)?(?:هاتف|جوال)|전화(?:번호)?|휴대전화|휴대폰|연락처|핸드폰"
+    r"|फ़ोन|फोन|मोबाइल|संपर्क)"
+    r"[^\d+(\n]{0,24}?\s*[:：]?\s*(\+?[\d(][\d ()./-]{5,}\d)",
+    _I,
+)
+_OTHER_SCRIPTS = re.compile(r"[\u0400-\u04FF\u0600-\u06FF\u0900-\u097F\uac00-\ud7a3]")
+#: Where the patients of the regions come from: their numbers are tried as national numbers too.
+_PATIENT_PHONE_REGIONS = ("IN", "KR", "RU", "NA", "US")
 _PHONE_CANDIDATE = re.compile(r"(?<![\w.,/+-])(?:\+|\(\d)?[\d ()./-]{6,}\d(?![\w.,/]\d)")
 _PHONE_NANP = re.compile(r"(?<![\d/.-])\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?![\d/.-]*\d)")
 
@@ -345,6 +375,10 @@ _EPONYM_AFTER = (
     r"|Declaration|Guidelines?|Statement|Model|Index|Cognitive|Assessment|Chest|Activity|Strain"
     r"|Genotype|Lineage|Syndrome|Disease|Agreement|Accord|Convention|Functional|Classification"
     r"|Prognostic|Staging|Tool|Method|Approach|Regimen)\b"
+)
+_EPONYM_BEFORE = re.compile(
+    r"\b(?i:score|échelle|echelle|coma|critères|criteres|classification|maladie|syndrome)"
+    r"\s+(?:de\s+|d')$"
 )
 _PLACE = _lead(_initials(_PLACES), rf"\b(?:{_PLACES})\b(?![-\s]+(?i:{_EPONYM_AFTER}))(?!-)")
 _PLACE_HAN = re.compile(
@@ -521,6 +555,9 @@ class RegexPhiScreener:
 
     def __init__(self, phone_regions: Iterable[str] = ("CA", "GB", "CN")) -> None:
         self.phone_regions = tuple(phone_regions)
+        self._all_phone_regions = self.phone_regions + tuple(
+            r for r in _PATIENT_PHONE_REGIONS if r not in self.phone_regions
+        )
         self._detectors: tuple[Callable[[str], Iterator[Span]], ...] = (
             self._emails,
             self._urls,
@@ -533,6 +570,8 @@ class RegexPhiScreener:
             self._streets,
             self._places,
             self._names,
+            self._spelled,
+            self._checksummed,
         )
 
     def scan(self, text: str) -> list[Span]:
@@ -553,6 +592,29 @@ class RegexPhiScreener:
     def _emails(text: str) -> Iterator[Span]:
         for m in _EMAIL.finditer(text):
             yield Span(m.start(), m.end(), C.EMAIL)
+        for start, end in obfuscated_emails(text):
+            yield Span(start, end, C.EMAIL)
+
+    @staticmethod
+    def _spelled(text: str) -> Iterator[Span]:
+        lower = text.lower()
+        for start, end in spelled_numbers(text):
+            # A number read out after an id label is that id; otherwise it is a phone number.
+            before = lower[max(0, start - 40) : start]
+            category = next(
+                (
+                    cat
+                    for cat, words in _SPELLED_LABEL_WORDS.items()
+                    if any(word in before for word in words)
+                ),
+                C.PHONE,
+            )
+            yield Span(start, end, category)
+
+    @staticmethod
+    def _checksummed(text: str) -> Iterator[Span]:
+        for start, end, category in checksummed_ids(text):
+            yield Span(start, end, category)
 
     @staticmethod
     def _urls(text: str) -> Iterator[Span]:
@@ -591,7 +653,7 @@ class RegexPhiScreener:
                 or _UNIT_NEXT.match(text, end)
             ):
                 continue  # a quantity (a long decimal, or a number with its unit)
-            for region in self.phone_regions:
+            for region in self._all_phone_regions:
                 try:
                     number = phonenumbers.parse(candidate, region)
                 except phonenumbers.NumberParseException:
@@ -599,9 +661,11 @@ class RegexPhiScreener:
                 if phonenumbers.is_valid_number(number):
                     yield Span(m.start(), m.start() + len(candidate), C.PHONE)
                     break
-        for m in _PHONE_LABELLED.finditer(text):
-            if len(_digits(m.group(1))) >= 7:
-                yield Span(m.start(1), m.end(1), C.PHONE)
+        labelled = (_PHONE_LABELLED, _PHONE_LABELLED_SCRIPTS)
+        for pattern in labelled if _OTHER_SCRIPTS.search(text) else labelled[:1]:
+            for m in pattern.finditer(text):
+                if len(_digits(m.group(1))) >= 7:
+                    yield Span(m.start(1), m.end(1), C.PHONE)
         for m in _PHONE_NANP.finditer(text):
             digits = _digits(m.group(0))
             if not (_luhn(digits[:9]) and len(digits) == 9) and not _nhs_ok(digits):
@@ -687,6 +751,9 @@ class RegexPhiScreener:
             if not _may_match(pattern, text):
                 continue
             for m in pattern.finditer(text):
+                window = max(0, m.start() - 30)
+                if pattern is _PLACE and _EPONYM_BEFORE.search(text, window, m.start()):
+                    continue  # score de Glasgow, échelle de Glasgow
                 yield Span(m.start(), m.end(), C.GEOGRAPHIC)
 
     @staticmethod
@@ -723,3 +790,5 @@ class RegexPhiScreener:
                 continue
             for m in pattern.finditer(text):
                 yield Span(m.start(), m.end(), C.NAME)
+        for start, end in names_in_scripts(text):
+            yield Span(start, end, C.NAME)
