@@ -3,7 +3,20 @@
 The database is PyUp's `safety-db` (a dev dependency: advisories shipped inside the wheel), read
 without network. `pip-audit` is installed too, but its services (OSV, the PyPI per-version JSON
 API) are unreachable from these machines, so it cannot audit anything here; this is the gate that
-runs. Its data ends in July 2021: it catches known-old vulnerable pins, not recent advisories.
+runs. Its data ends in July 2021: it catches known-old vulnerable pins, not recent advisories,
+and every run says so loudly (the data's date and age) so that a pass is never read as "no
+known vulnerability".
+
+Why not current advisories (issue 15, searched 2026-12-05): nothing obtained outside a package
+registry may be committed, and no registry package carries a current advisory database. PyPI:
+`safety-db` (latest 2021.7.17, the one used here); `safety` 3.8.1, `pip-audit` 2.10.1,
+`osvcheck`, `osv-lib`, `osv-utils`, `appthreat-vulnerability-db` 7.0.3, `vulnhunter`,
+`cve-guard`, `mcp-vulnerabilities` ship code that queries or downloads a database at run time,
+no data (wheels of 18-340 KB inspected with `pip download --no-deps`). npm:
+`@renovatebot/osv-offline-db` / `@renovatebot/osv-offline` and `@jamiemagee/osv-offline-db`
+download the OSV dump from GitHub releases at run time (packages of 4 KB, deps `got`, `adm-zip`).
+Debian: no advisory data package (`python3-cvelib` is an API client). The PyPA advisory database
+(OSV files) would need a copy from outside the registries, which is the lead's decision.
 
     python -m tests.security.depaudit                   # the lock, via `uv export --frozen`
     python -m tests.security.depaudit requirements.txt
@@ -114,6 +127,13 @@ def main(argv: list[str]) -> int:
     db, stamp = load_database()
     pins = parse_pins(text)
     findings = audit(pins, db)
+    age = (datetime.now(UTC) - stamp).days
+    print(
+        f"!! ADVISORY DATA OF {stamp:%Y-%m-%d} ({age} days old): advisories published after"
+        f" {stamp:%Y-%m-%d} are NOT checked; a pass means only that no pin is vulnerable to"
+        " what was known then. No package registry carries a current advisory database"
+        " (see tests/security/depaudit.py)."
+    )
     print(
         f"dependency audit: {len(pins)} pinned packages from {source} checked against"
         f" safety-db ({len(db)} packages with advisories, data of {stamp:%Y-%m-%d});"

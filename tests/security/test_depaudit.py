@@ -53,3 +53,11 @@ def test_an_empty_requirements_file_is_a_failure(tmp_path: Path) -> None:
     empty = tmp_path / "empty.txt"
     empty.write_text("# nothing\n")
     assert run_audit(str(empty)).returncode == 1
+
+
+def test_the_audit_says_how_old_its_advisory_data_is() -> None:
+    _, stamp = load_database()
+    result = run_audit()
+    assert f"ADVISORY DATA OF {stamp:%Y-%m-%d}" in result.stdout
+    assert "days old" in result.stdout and "NOT checked" in result.stdout
+    assert f"data of {stamp:%Y-%m-%d}" in result.stdout  # on the summary line too

@@ -13,7 +13,10 @@ is collected:
 * every database file (SQLite, with its WAL) of every service in both regions and the superhub,
   and the superhub's network report;
 
-and searched for each case text and email. They may appear only in ontario's cases, attendance
+and searched for each case text and email. Refused texts of every category the gate knows
+(names in five scripts, obfuscated e-mails, numbers in words, checksummed ids; `REFUSED`) are
+submitted too: each must be a 422 naming its category, and its text may appear nowhere at all.
+The accepted texts and emails may appear only in ontario's cases, attendance
 and notifications stores and in ontario's own stream: anywhere else is a hit. A positive control
 (the marks are found where they belong) makes sure the search can fail.
 """
@@ -50,6 +53,26 @@ ALLOWED = {
     f"stream {HOME}/ECHO_ONTARIO",
     f"mail {HOME}",
 }
+
+
+#: Refused texts of every category the gate knows across scripts (issue 15), each with its
+#: own mark (`{mark}`): a refused text is stored nowhere, so its mark is a hit anywhere at all.
+REFUSED: tuple[tuple[str, str], ...] = (
+    ("name", "Пациентка Анна Сергеевна Волкова ({mark}), сахарный диабет."),
+    ("name", "السيد أحمد منصور يشكو من ألم في الصدر ({mark})."),
+    ("name", "김민수 씨는 당뇨병이 있습니다 ({mark})."),
+    ("name", "श्रीमती सुनीता शर्मा को मधुमेह है ({mark})।"),
+    ("name", "主治医生李明华建议加量 ({mark})。"),
+    ("name", "Tatiana Morozova has hepatitis C ({mark})."),
+    ("email", "Write to {mark} [at] hotmail [dot] com for the scans."),
+    ("email", "Her e-mail is {mark} dot lopez at outlook dot com."),
+    ("email", "Reach the nurse at {mark}(at)clinic.ca today."),
+    ("phone", "Call her at six one three, five five five, zero one four two ({mark})."),
+    ("phone", "Appelez le zéro six, douze, trente-quatre, cinquante-six ({mark})."),
+    ("national_id", "The disability form showed 526 018 155 ({mark})."),
+    ("national_id", "आधार 7574 9118 6253 रेफ़रल पर लिखा था ({mark})।"),
+    ("health_plan_number", "GP letter for 4026859959 arrived ({mark})."),
+)
 
 
 def letters(n: int = 12) -> str:
@@ -247,6 +270,21 @@ def test_case_text_and_emails_appear_only_in_their_region_stores_and_stream(
             },
         )
         assert refused.status_code == 422, refused.text
+        refused_marks = []
+        for category, template in REFUSED:
+            mark = "refused" + letters()
+            refused_marks.append(mark)
+            answer = http.post(
+                platform.url(HOME, "cases") + "/v1/cases",
+                headers=spoke,
+                json={
+                    "programme_id": programme_id,
+                    "fields": {**fields, "relevant_history": template.format(mark=mark)},
+                },
+            )
+            assert answer.status_code == 422, (template, answer.text)
+            assert category in answer.json()["categories"], (template, answer.json())
+            assert mark not in answer.text  # the refusal names spans, never the text
         for action in ("review", "approve"):
             answer = http.post(
                 platform.url(HOME, "cases") + f"/v1/cases/{case['id']}/{action}", headers=hub
@@ -314,7 +352,15 @@ def test_case_text_and_emails_appear_only_in_their_region_stores_and_stream(
     hits: Counter[str] = Counter()
     controls: Counter[str] = Counter()
     found_marks: Counter[str] = Counter()
+    refused_values = [
+        template.format(mark=mark)
+        for (_, template), mark in zip(REFUSED, refused_marks, strict=True)
+    ]
     for location, blob in found.items():
+        # refused texts (each with its mark) may be nowhere, not even where case text belongs
+        for value in [*refused_marks, *refused_values]:
+            if value.encode() in blob:
+                hits[f"{location}: refused {value[:40]}"] += blob.count(value.encode())
         for mark in marks:
             count = blob.count(mark.encode())
             if not count:
@@ -333,6 +379,7 @@ def test_case_text_and_emails_appear_only_in_their_region_stores_and_stream(
     )
     print(f"  where they belong (positive control): {dict(controls)}")
     print(f"  each mark found there: {[found_marks[m] for m in marks]}")
+    print(f"  refused texts searched for (categories): {Counter(c for c, _ in REFUSED)}")
     print(f"  hits outside: {sum(hits.values())} {dict(hits)}")
     assert spans > 0, "no span was captured: the trace search would find nothing"
     assert controls[f"db {HOME}/cases"] > 0 and controls[f"db {HOME}/attendance"] > 0
