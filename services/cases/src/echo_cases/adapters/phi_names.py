@@ -194,6 +194,8 @@ _AR_CUES = _word_set(
     """المريض المريضة المريضه ابنها ابنه ابنتها ابنته بنتها بنته زوجها زوجته اخوها اخته
     اخيها اختها والدها والدته والده امها ابوها الممرضة الممرضه الممرض جارها جارتها حفيدها حفيدتها"""
 )
+#: Words that follow a title without being a name (prepositions, pronouns, particles).
+_AR_FUNCTION_WORDS = _word_set("""في من على الى عن مع ان لم لا قد هو هي الذي التي عند بعد قبل""")
 _AR_LABEL = re.compile(r"(?:الاسم|اسم\s+(?:المريض|المريضة|المريضه))\s*[:：]")
 
 
@@ -238,6 +240,7 @@ def arabic_names(text: str) -> Iterator[Found]:
         titled = (
             adjacent
             and before in _AR_TITLES
+            and words[i] not in _AR_FUNCTION_WORDS
             and (before != "د" or text[tokens[i - 1][1] : tokens[i - 1][1] + 1] == ".")
         )
         after_label = any(
@@ -363,6 +366,10 @@ _DEV_CUES = _word_set(
     """रोगी मरीज मरीज़ बेटे बेटा बेटी पत्नी पति माँ मां पिता भाई बहन बहू दामाद पोता पोती नाती नातिन
     पड़ोसी पडोसी ससुर सास"""
 )
+#: Words that follow a title without being a name ("डॉक्टर की सलाह": the doctor's advice).
+_DEV_FUNCTION_WORDS = _word_set(
+    """की का के को ने से में पर है हैं था थी थे और या द्वारा ही भी तो जी साहब सलाह"""
+)
 _DEV_LABEL = re.compile(
     r"(?:(?<![\u0900-\u097F])(?:रोगी|मरीज़?)\s+(?:का|की)\s+नाम|^नाम|(?<=[।.:;,\n]\s)नाम|(?<=[।.:;,\n])नाम)"
     r"\s*[:：]?\s*(?:है\s*)?"
@@ -393,7 +400,12 @@ def devanagari_names(text: str) -> Iterator[Found]:
     i = 0
     while i < len(tokens):
         start = tokens[i][0]
-        titled = i > 0 and words[i - 1] in _DEV_TITLES and _gap(text, tokens[i - 1][1], start, gap)
+        titled = (
+            i > 0
+            and words[i - 1] in _DEV_TITLES
+            and words[i] not in _DEV_FUNCTION_WORDS
+            and _gap(text, tokens[i - 1][1], start, gap)
+        )
         cued = i > 0 and words[i - 1] in _DEV_CUES and _gap(text, tokens[i - 1][1], start, _SPACE)
         labelled = any(end == start or _gap(text, end, start, _CUE_GAP) for end in labels)
         if kinds[i] == "word" and not (titled or labelled):
@@ -482,8 +494,9 @@ _HAN_SURNAME_CHARS = (
 _HAN_CUE_NAME = re.compile(
     r"(?:患者|病人|病患|女儿|儿子|丈夫|妻子|老伴|母亲|父亲|家属|孙子|孙女|邻居|主治医生|主治医师|医生"
     r"|护士|大夫|姓名|名字|联系人)[:：]?\s*"
-    rf"([{_HAN_SURNAME_CHARS}][\u4e00-\u9fff]{{1,2}}?)"
+    rf"([{_HAN_SURNAME_CHARS}](?:[\u4e00-\u9fff]{{1,2}}?"
     r"(?=[，,。；;：:\s、（(）)]|的|是|今|在|因|说|建|负|每|和|与|也|已|曾|被|从|自|近|有|来|于|$)"
+    r"|[\u4e00-\u9fff]{2}))"
 )
 _HAN_ADDRESSED = re.compile(
     rf"[{_HAN_SURNAME_CHARS}][\u4e00-\u9fff]{{0,2}}?"
@@ -493,6 +506,7 @@ _HAN_ADDRESSED = re.compile(
 _HAN_NOT_NAMES = re.compile(
     r"高血|高热|高烧|高危|白细|白蛋|白天|黄疸|黄痰|马上|于是|方面|方案|石膏|曾经|曾有|许多|任何"
     r"|程度|范围|严重|毛发|周围|叶酸|夏季|向来|陆续|余下|何时|龙胆|金黄|钱数|史上|江湖"
+    r"|于[去今前近上本明昨当此该是\d]|曾于|严格|周身|高龄|付费|向[医家护患]|金属|方可|万分"
 )
 
 
