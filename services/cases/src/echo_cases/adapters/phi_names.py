@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 _LEXICONS = Path(__file__).resolve().parent / "lexicons"
@@ -88,6 +88,7 @@ _CYR_EPONYM_BEFORE = _word_set(
 )
 
 
+@lru_cache(maxsize=4096)  # bounded: the words come from users
 def _cyr_given(word: str) -> bool:
     lower = word.lower()
     given = _lower_lexicon("cyrillic_given")
@@ -100,6 +101,7 @@ def _cyr_given(word: str) -> bool:
     return False
 
 
+@lru_cache(maxsize=4096)  # bounded: the words come from users
 def _cyr_surname(word: str) -> bool:
     lower = word.lower()
     surnames = _lower_lexicon("cyrillic_surnames")
@@ -119,7 +121,9 @@ def cyrillic_names(text: str) -> Iterator[Found]:
     kinds: list[str] = []
     for _, _, word in tokens:
         bare = word.rstrip(".")
-        if _CYR_INITIAL.fullmatch(word):
+        if not word[0].isupper():  # most words: only a cue matters (cheap test first)
+            kinds.append("cue" if bare.lower() in _CYR_CUES else "word")
+        elif _CYR_INITIAL.fullmatch(word):
             kinds.append("initial")
         elif bare.lower() in _CYR_CUES:
             kinds.append("cue")
@@ -208,6 +212,7 @@ def _ar_lexicon(name: str) -> frozenset[str]:
     return frozenset(_ar_norm(w) for w in lexicon(name))
 
 
+@lru_cache(maxsize=4096)  # bounded: the words come from users
 def _ar_kind(word: str) -> str:
     given, surnames = _ar_lexicon("arabic_given"), _ar_lexicon("arabic_surnames")
     common = _ar_lexicon("arabic_common_words")
@@ -328,8 +333,10 @@ def _ko_split(core: str) -> tuple[str, str] | None:
 def hangul_names(text: str) -> Iterator[Found]:
     """Korean names: surname + a two-syllable given name, or a surname next to 씨/님/a cue."""
     tokens = _tokens(_HANGUL_WORD, text)
-    given = lexicon("hangul_given")
+    given, surnames = lexicon("hangul_given"), lexicon("hangul_surnames")
     for i, (start, _, word) in enumerate(tokens):
+        if word[0] not in surnames and word[:2] not in surnames:
+            continue  # most words: no surname to start a name (cheap test first)
         # "환자 박서연은" (no particle on the cue); "환자는 지난주" is a sentence going on.
         before_cue = (
             i > 0

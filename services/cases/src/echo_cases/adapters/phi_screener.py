@@ -259,6 +259,7 @@ _PHONE_LABELLED = _lead(
 #: Phone labels in Cyrillic, Arabic, Hangul and Devanagari script; a few words may stand between
 #: the label and the number ("по номеру", "رقم هاتف الابنة").
 _PHONE_LABELLED_SCRIPTS = re.compile(
+    r"(?=[тТмМнНرالهج전휴연핸फमस])"  # what a label starts with: most positions fail at once
     r"(?:(?<![А-Яа-яЁё])(?:телефон[а-я]*|тел\.|моб\.|мобильн[а-я]*|номер[а-я]*)"
     r"|(?:رقم\s+)?(?:ال)?(?:هاتف|جوال)|전화(?:번호)?|휴대전화|휴대폰|연락처|핸드폰"
     r"|फ़ोन|फोन|मोबाइल|संपर्क)"
