@@ -255,7 +255,7 @@ _FILES = ("phi.txt", "clean.txt", "phi_holdout.txt", "clean_holdout.txt")
 #: The record of the held-out set's first measurement, kept because the numbers a test
 #: regenerates can only show the present.
 HELD_OUT_HISTORY = """\
-The second held-out set (ru, ar, ko, hi, zh, en, fr: 46 texts with identifiers, 42 clean) was
+The second held-out set (ru, ar, ko, hi, zh, en, fr: 48 texts with identifiers, 43 clean) was
 written and committed (09e9cee) before the screener was extended for issue 15, and measured
 once after the extension was written against the development set: 78/78 identifiers found,
 0/63 clean texts rejected. Nothing was changed on account of it afterwards; only two places in
