@@ -246,6 +246,9 @@ def arabic_names(text: str) -> Iterator[Found]:
             adjacent
             and before in _AR_TITLES
             and words[i] not in _AR_FUNCTION_WORDS
+            # "الدكتور المعالج" (the treating doctor): a name after a title has no article,
+            # unless a lexicon knows it (السيد الحسيني)
+            and (not words[i].startswith("ال") or kinds[i] in {"strong", "weak"})
             and (before != "د" or text[tokens[i - 1][1] : tokens[i - 1][1] + 1] == ".")
         )
         after_label = any(
