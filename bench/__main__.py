@@ -27,9 +27,12 @@ import uvloop
 from bench.harness import RESULTS_DIR, Options, Row, say, table, write_json
 from bench.stack import Stack
 
-FIGURES = ["ingest", "relay", "consumers", "e2e", "rebuild", "memory"]
+FIGURES = ["ingest", "relay", "consumers", "e2e", "rebuild", "memory", "reports", "burst"]
 #: Figures that need the shared nats-server and PostgreSQL (memory starts its own platform).
-NEEDS_STACK = {"ingest", "relay", "consumers", "e2e", "rebuild"}
+NEEDS_STACK = {"ingest", "relay", "consumers", "e2e", "rebuild", "reports", "burst"}
+
+#: Figures whose entry point is not `run` of `bench.fig_<name>`.
+ENTRY = {"burst": ("ingest", "run_burst")}
 
 Figure = Callable[[Stack, Options], Awaitable[list[Row]]]
 
@@ -58,6 +61,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="events in the stream for the rebuild figure (default 30,000; 10,000 with"
         " --quick; the issue's figure is 1000000)",
     )
+    parser.add_argument(
+        "--report-sizes",
+        default=None,
+        help="comma-separated events in the region for the reports figure (default"
+        " 10000,100000; 2000 with --quick; the issue's figure adds 1000000)",
+    )
     args = parser.parse_args(argv)
     chosen = [n.strip() for n in args.only.split(",") if n.strip()] or FIGURES
     unknown = sorted(set(chosen) - set(FIGURES))
@@ -84,6 +93,9 @@ async def main(argv: list[str]) -> int:
         quick=args.quick,
         repeats=args.repeats,
         rebuild_events=args.rebuild_events or (10_000 if args.quick else 30_000),
+        report_sizes=tuple(int(n) for n in args.report_sizes.split(","))
+        if args.report_sizes
+        else ((2_000,) if args.quick else (10_000, 100_000)),
     )
     started = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     log_dir = RESULTS_DIR / f"{started}-logs"
@@ -100,8 +112,9 @@ async def main(argv: list[str]) -> int:
             await stack.start()
         for name in args.figures:
             say(f"== {name}")
-            module = importlib.import_module(f"bench.fig_{name}")
-            figure: Figure = module.run
+            # The webhook burst lives with ingest (the same signed webhook).
+            module = importlib.import_module(f"bench.fig_{ENTRY.get(name, (name, ''))[0]}")
+            figure: Figure = getattr(module, ENTRY.get(name, (name, "run"))[1])
             t1 = time.perf_counter()
             try:
                 rows.extend(await figure(stack, opts))

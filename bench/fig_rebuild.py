@@ -49,10 +49,11 @@ STREAM = stream_name(REGION)
 REPORTED = re.compile(r"rebuilt from (\d+) events in ([\d.]+)s \((\d+) events/s\)")
 
 
-def events(count: int) -> Iterator[tuple[str, bytes, dict[str, str]]]:
+def events(
+    count: int, start: datetime = datetime(2027, 1, 4, 17, 0, tzinfo=UTC)
+) -> Iterator[tuple[str, bytes, dict[str, str]]]:
     """`count` events of programmes, sessions, cases and attendance, in a plausible order."""
     made = 0
-    start = datetime(2027, 1, 4, 17, 0, tzinfo=UTC)
     while made < count:
         pid = uuid.uuid4()
         batch = [programme_created(pid, start.date())]

@@ -178,6 +178,8 @@ class Options:
     quick: bool = False
     repeats: int = 3
     rebuild_events: int = 30_000
+    #: Events in the region for the reports figure, one run each.
+    report_sizes: tuple[int, ...] = (10_000, 100_000)
     #: Where `--profile` writes py-spy profiles of the first repeat (None: no profiling).
     profile_dir: Path | None = None
 

@@ -187,6 +187,7 @@ async def open_loop(
 
     async def one(index: int) -> None:
         async with gate:
+            reused = bool(idle)
             if idle:
                 conn = idle.pop()
             else:
@@ -198,7 +199,23 @@ async def open_loop(
                 status, payload = await asyncio.wait_for(
                     conn.request(method, path, body, headers), timeout=30
                 )
-            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            except asyncio.IncompleteReadError as exc:
+                await conn.close()
+                if exc.partial or not reused:
+                    result.errors[type(exc).__name__] += 1
+                    return
+                # The server closed this idle keep-alive connection (uvicorn: after 5 s) before
+                # it read the request: send it once more on a new connection, as clients do.
+                conn = Connection(ports[index % len(ports)])
+                try:
+                    status, payload = await asyncio.wait_for(
+                        conn.request(method, path, body, headers), timeout=30
+                    )
+                except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as again:
+                    result.errors[type(again).__name__] += 1
+                    await conn.close()
+                    return
+            except (TimeoutError, OSError, ValueError) as exc:
                 result.errors[type(exc).__name__] += 1
                 await conn.close()
                 return

@@ -160,6 +160,53 @@ class SqlaReadModelRepository:
                 model.rows[kind][row["id"]] = row
         return model
 
+    async def load_programme(self, region: str, programme_id: uuid.UUID) -> ReadModel:
+        """Only the rows of one programme in `region` (as `load(region).of_programme(id)`).
+
+        One indexed statement a kind (`programme_id`), and the participants the programme's
+        registrations and attendance name: reads in proportion to the programme, not the region.
+        """
+        model = ReadModel()
+        people: set[uuid.UUID] = set()
+        for kind in KINDS:
+            table = READ_MODELS[kind]
+            if kind == "participants":
+                continue
+            column = table.c.id if kind == "programmes" else table.c.programme_id
+            query = sa.select(table).where(table.c.region == region, column == programme_id)
+            for mapping in (await self.session.execute(query)).mappings():
+                row = _row(mapping)
+                model.rows[kind][row["id"]] = row
+                if kind in ("registrations", "attendance") and row["participant_id"] is not None:
+                    people.add(row["participant_id"])
+        if people:
+            table = READ_MODELS["participants"]
+            query = sa.select(table).where(
+                table.c.region == region, table.c.id.in_(sa.bindparam("ids", expanding=True))
+            )
+            found = await self.session.execute(query, {"ids": sorted(people, key=str)})
+            for mapping in found.mappings():
+                row = _row(mapping)
+                model.rows["participants"][row["id"]] = row
+        return model
+
+    async def load_session(self, region: str, session_id: uuid.UUID) -> ReadModel:
+        """Only the rows about one session in `region` (as `of_session(load(region), id)`)."""
+        model = ReadModel()
+        for kind, column in (
+            ("sessions", "id"),
+            ("evaluations", "id"),
+            ("attendance", "session_id"),
+            ("responses", "session_id"),
+            ("materials", "session_id"),
+        ):
+            table = READ_MODELS[kind]
+            query = sa.select(table).where(table.c.region == region, table.c[column] == session_id)
+            for mapping in (await self.session.execute(query)).mappings():
+                row = _row(mapping)
+                model.rows[kind][row["id"]] = row
+        return model
+
     async def regions(self) -> list[str]:
         """Every region any row came from."""
         found: set[str] = set()

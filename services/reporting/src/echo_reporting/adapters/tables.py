@@ -59,7 +59,7 @@ registrations = _read_model(
 )
 attendance = _read_model(
     "attendance",
-    sa.Column("session_id", sa.Uuid),
+    sa.Column("session_id", sa.Uuid, index=True),
     sa.Column("programme_id", sa.Uuid, index=True),
     sa.Column("participant_id", sa.Uuid),
     sa.Column("guest", sa.Boolean, nullable=False),
@@ -118,7 +118,7 @@ responses = _read_model(
 materials = _read_model(
     "materials",
     sa.Column("programme_id", sa.Uuid, index=True),
-    sa.Column("session_id", sa.Uuid),
+    sa.Column("session_id", sa.Uuid, index=True),
     sa.Column("kind", sa.String(16)),
     _when("added_at"),
     _when("removed_at"),

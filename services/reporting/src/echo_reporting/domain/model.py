@@ -454,3 +454,34 @@ class ReadModel:
             return bool(row["programme_id"] == programme_id)
 
         return self.where(keep)
+
+    def by_programme(self) -> dict[uuid.UUID, ReadModel]:
+        """`of_programme` for every programme at once, in one pass over the rows.
+
+        Rows without a programme belong to none; a participant goes to every programme whose
+        registrations or attendance name them, as `of_programme` decides it.
+        """
+        parts: dict[uuid.UUID, ReadModel] = {}
+
+        def part(key: uuid.UUID) -> ReadModel:
+            if key not in parts:
+                parts[key] = ReadModel()
+            return parts[key]
+
+        for key, row in self.rows["programmes"].items():
+            part(key).rows["programmes"][key] = row
+        people: dict[uuid.UUID, set[uuid.UUID]] = {}
+        for kind, table in self.rows.items():
+            if kind in ("programmes", "participants"):
+                continue
+            for key, row in table.items():
+                pid = row["programme_id"]
+                if pid is None:
+                    continue
+                part(pid).rows[kind][key] = row
+                if kind in ("registrations", "attendance"):
+                    people.setdefault(row["participant_id"], set()).add(pid)
+        for key, row in self.rows["participants"].items():
+            for pid in people.get(key, ()):
+                part(pid).rows["participants"][key] = row
+        return parts

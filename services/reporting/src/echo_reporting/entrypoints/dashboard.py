@@ -99,22 +99,29 @@ async def dashboard(
     principal = _principal(request, access_token)
     q = report_query(from_, to)
     regions = await _readable_regions(runtime, principal)
+    region_report: dict[str, Any] | None = None
     if programme is not None:
         region = await readable_programme(runtime, principal, programme)
         report = await load_programme_report(runtime.db, programme, region, q)
     elif region is not None:
         check_region(runtime, principal, region)
-        report = await load_region_report(runtime.db, region, q)
     elif can_read_network(principal):
         report = await load_network_report(runtime.db, runtime.settings.regions, q)
     elif regions:
         region = regions[0]
-        report = await load_region_report(runtime.db, region, q)
     else:
         raise Problem(403, "Forbidden", "the dashboard needs a hub role or the observer role")
     programmes: list[dict[str, Any]] = []
     if region is not None:
-        programmes = (await load_region_report(runtime.db, region, q))["programmes"]
+        # The table shows the first TABLE_PROGRAMMES programmes (the CSV has them all); the
+        # filter lists every programme by id and title.
+        region_report = await load_region_report(
+            runtime.db, region, q, window=slice(0, TABLE_PROGRAMMES)
+        )
+        programmes = region_report.pop("programme_titles")
+        region_report.pop("programme_count")
+        if programme is None:
+            report = region_report
     rates = await load_response_rates(runtime.db, q, region=region, programme_id=programme)
     page = render(
         report,
@@ -172,6 +179,9 @@ def _options(values: list[tuple[str, str]], selected: str | None, blank: str) ->
         out.append(f'<option value="{escape(value)}"{sel}>{escape(label)}</option>')
     return "".join(out)
 
+
+#: Programmes in the region table of the dashboard (the region CSV lists every one).
+TABLE_PROGRAMMES = 50
 
 #: Sessions shown in the response-rate chart (the most recent ones of the period).
 RATE_SESSIONS = 12

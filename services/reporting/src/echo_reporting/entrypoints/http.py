@@ -141,10 +141,25 @@ async def get_region_report(
 ) -> Response:
     """One region's metrics, per programme and by month."""
     check_region(runtime, principal, region)
-    report = await load_region_report(runtime.db, region, report_query(from_, to))
     if format == "csv":
+        report = await load_region_report(runtime.db, region, report_query(from_, to))
         return _csv(report, regional=True, name=f"echo-{region}-report")
-    return JSONResponse(_paged(report, "programmes", page))
+    # Only the page's programmes are computed.
+    report = await load_region_report(
+        runtime.db,
+        region,
+        report_query(from_, to),
+        window=slice(page.offset, page.offset + page.limit),
+    )
+    return JSONResponse(region_page(report, page))
+
+
+def region_page(report: dict[str, Any], page: PageParams) -> dict[str, Any]:
+    """A region report whose `programmes` (already that page's) become a `Page`."""
+    total = report.pop("programme_count")
+    report.pop("programme_titles")
+    report["programmes"] = Page.of(report["programmes"], total, page).model_dump()
+    return report
 
 
 @router.get("/programmes/{programme_id}", responses=REPORT_RESPONSES)

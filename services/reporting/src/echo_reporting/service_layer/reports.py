@@ -88,17 +88,25 @@ def _programme_ids(model: ReadModel) -> list[uuid.UUID]:
     return sorted(ids, key=str)
 
 
-def region_report(model: ReadModel, region: str, q: ReportQuery) -> dict[str, Any]:
-    """One region's numbers (its regional events included), per programme and by month."""
+def region_report(
+    model: ReadModel, region: str, q: ReportQuery, *, window: slice | None = None
+) -> dict[str, Any]:
+    """One region's numbers (its regional events included), per programme and by month.
+
+    `window` computes only those programmes of the list (a page); `programme_count` is the
+    length of the whole list. The rows are split by programme once, not once a programme.
+    """
     mine = model.in_region(region)
+    ids = _programme_ids(mine)
+    parts = mine.by_programme()
     programmes = []
-    for pid in _programme_ids(mine):
+    for pid in ids[window] if window is not None else ids:
         row = mine.rows["programmes"].get(pid)
         programmes.append(
             {
                 "programme_id": str(pid),
                 "title": row["title"] if row else None,
-                **compute(mine.of_programme(pid), q.rng, q.as_of, regional=True),
+                **compute(parts.get(pid, ReadModel()), q.rng, q.as_of, regional=True),
             }
         )
     totals = compute(mine, q.rng, q.as_of, regional=True)
@@ -109,6 +117,14 @@ def region_report(model: ReadModel, region: str, q: ReportQuery) -> dict[str, An
         "totals": totals,
         "moore": moore_levels(totals),
         "programmes": programmes,
+        "programme_count": len(ids),
+        "programme_titles": [
+            {
+                "programme_id": str(pid),
+                "title": (mine.rows["programmes"].get(pid) or {}).get("title"),
+            }
+            for pid in ids
+        ],
         "months": _months(mine, q, regional=True),
     }
 
@@ -305,19 +321,21 @@ async def load_network_report(db: Database, served: list[str], q: ReportQuery) -
     return network_report(model, regions, q)
 
 
-async def load_region_report(db: Database, region: str, q: ReportQuery) -> dict[str, Any]:
-    """One region's report from its stored rows."""
+async def load_region_report(
+    db: Database, region: str, q: ReportQuery, *, window: slice | None = None
+) -> dict[str, Any]:
+    """One region's report from its stored rows (`window`: only that page of programmes)."""
     async with db.session() as session:
         model = await SqlaReadModelRepository(session).load(region)
-    return region_report(model, region, q)
+    return region_report(model, region, q, window=window)
 
 
 async def load_programme_report(
     db: Database, programme_id: uuid.UUID, region: str, q: ReportQuery
 ) -> dict[str, Any]:
-    """One programme's report from its region's stored rows."""
+    """One programme's report from that programme's stored rows only."""
     async with db.session() as session:
-        model = await SqlaReadModelRepository(session).load(region)
+        model = await SqlaReadModelRepository(session).load_programme(region, programme_id)
     return programme_report(model, programme_id, region, q)
 
 
@@ -330,18 +348,18 @@ async def region_of_programme(db: Database, programme_id: uuid.UUID) -> str | No
 async def load_programme_evaluations(
     db: Database, programme_id: uuid.UUID, region: str, q: ReportQuery
 ) -> dict[str, Any]:
-    """A programme's evaluation report from its region's stored rows."""
+    """A programme's evaluation report from that programme's stored rows only."""
     async with db.session() as session:
-        model = await SqlaReadModelRepository(session).load(region)
+        model = await SqlaReadModelRepository(session).load_programme(region, programme_id)
     return programme_evaluation_report(model, programme_id, region, q)
 
 
 async def load_session_evaluations(
     db: Database, session_id: uuid.UUID, place: SessionPlace, q: ReportQuery
 ) -> dict[str, Any]:
-    """One session's evaluation report from its region's stored rows."""
+    """One session's evaluation report from that session's stored rows only."""
     async with db.session() as session:
-        model = await SqlaReadModelRepository(session).load(place.region)
+        model = await SqlaReadModelRepository(session).load_session(place.region, session_id)
     return session_evaluation_report(model, session_id, place, q)
 
 
@@ -357,9 +375,11 @@ async def load_response_rates(
 ) -> list[dict[str, Any]]:
     """Response rates per session for the dashboard: the network, a region or a programme."""
     async with db.session() as session:
-        model = await SqlaReadModelRepository(session).load(region)
+        repo = SqlaReadModelRepository(session)
+        if region is not None and programme_id is not None:
+            model = await repo.load_programme(region, programme_id)
+        else:
+            model = await repo.load(region)
     if region is None:
         model = model.network_only()
-    elif programme_id is not None:
-        model = model.of_programme(programme_id)
     return session_response_rates(model, q)
