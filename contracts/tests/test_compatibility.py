@@ -89,7 +89,11 @@ def _planted(tmp_path: Path, old: str, new: str) -> Path:
     return src
 
 
-SCHEDULED_TAIL = "    ends_at: datetime\n    timezone: TimeZoneName\n    sequence: int = Field(default=0, ge=0)\n"
+SCHEDULED_TAIL = (
+    "    ends_at: datetime\n"
+    "    timezone: TimeZoneName\n"
+    "    sequence: int = Field(default=0, ge=0)\n"
+)
 
 
 def test_the_previous_release_reads_what_this_one_produces(previous_release: Path) -> None:
