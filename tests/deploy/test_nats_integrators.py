@@ -12,7 +12,7 @@ import asyncio
 import importlib.util
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -53,13 +53,13 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackTopol
 
 
 @pytest.fixture(scope="module")
-async def provisioned(topology: LoopbackTopology) -> AsyncIterator[LoopbackTopology]:
+async def provisioned(topology: LoopbackTopology) -> LoopbackTopology:
     await apply_superhub(topology.hub_url("admin", topology.password("hub", "admin")), [*REGIONS])
     for region in REGIONS:
         await apply_region(
             topology.leaf_url(region, "admin", topology.password(region, "admin")), region
         )
-    yield topology
+    return topology
 
 
 async def _wait(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 45) -> None:
@@ -141,7 +141,7 @@ async def test_an_integrator_reads_its_region_and_every_other_attempt_is_refused
         attempts["delete platform durable"] = delete_platform_durable
         attempts["publish an event"] = publish_event
         for what, attempt in attempts.items():
-            with pytest.raises(sub.PermissionRefused, match="(?i)permissions violation") as caught:
+            with pytest.raises(sub.PermissionRefused, match=r"(?i)permissions violation") as caught:
                 await attempt()
             refused.append(f"{what}: {caught.value}")
     finally:
