@@ -228,3 +228,58 @@ async def test_the_superhub_integrator_reads_network_events_only_on_its_own_dura
             await sub.open_durable(client, refusals, "ontario", "hub-integrator-events")
     finally:
         await client.close()
+
+
+def test_integrator_add_prints_a_block_nats_server_accepts(tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.deploy.natstopology import (
+        ECHO_HUB,
+        NATS_DIR,
+        ServerPorts,
+        all_password_vars,
+        base_env,
+        password_env,
+        validate,
+    )
+
+    done = subprocess.run(
+        [
+            str(ECHO_HUB),
+            "integrator",
+            "add",
+            "acme",
+            "--region",
+            "ontario",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    block = done.stdout.split("reload`):\n", 1)[1].split("\n\n", 1)[0]
+    password = done.stdout.split("ONTARIO_ACME_NATS_PASSWORD=", 1)[1].split()[0]
+    assert "hub-acme-events" in block and '"echo.' not in block  # publishes no event
+    config = (NATS_DIR / "leaf-ontario.conf").read_text()
+    anchor = "  ONTARIO: {\n    jetstream: enabled\n    users: [\n"
+    assert anchor in config
+    conf = tmp_path / "leaf-ontario.conf"
+    conf.write_text(config.replace(anchor, anchor + block + "\n"))
+    env = base_env("leaf-ontario", ServerPorts(), tmp_path) | password_env(all_password_vars())
+    env |= {
+        "ONTARIO_ACME_NATS_PASSWORD": password,
+        "NATS_HUB_LEAF_URL": "nats-leaf://x:y@127.0.0.1:1",
+    }
+    checked = validate(conf, env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    bad = subprocess.run(
+        [str(ECHO_HUB), "integrator", "add", "Not Valid", "--region", "ontario"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "lowercase letters" in bad.stdout
