@@ -161,6 +161,69 @@ async def test_an_integrator_reads_its_region_and_every_other_attempt_is_refused
         await admin.close()
 
 
+async def test_an_integrators_dead_letters_stay_out_of_the_platform_dlq(
+    provisioned: LoopbackTopology,
+) -> None:
+    """The integrator terminates an event on its replay durable: it hears its own advisory, and
+    ECHO_DLQ does not grow; the same done on a platform durable (the control) lands there."""
+    topo = provisioned
+    admin = await sub.nats.connect(
+        topo.leaf_url("ontario", "admin", topo.password("ontario", "admin"))
+    )
+    refusals = sub.Refusals()
+    client = await sub.connect(
+        topo.leaves["ontario"].url, refusals, "integrator", topo.password("ontario", "integrator")
+    )
+    try:
+        ajs = admin.jetstream()
+        before = (await ajs.stream_info("ECHO_DLQ")).state.messages
+        heard: list[str] = []
+        advisory = "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.ECHO_ONTARIO.hub-integrator-replay"
+
+        async def on_advisory(msg: sub.nats.aio.msg.Msg) -> None:
+            heard.append(msg.subject)
+
+        async with refusals.guard(client, "own advisories"):
+            await client.subscribe(advisory, cb=on_advisory)
+        replay = await sub.open_durable(
+            client,
+            refusals,
+            "ontario",
+            "hub-integrator-replay",
+            since=datetime(2020, 1, 1, tzinfo=UTC),
+        )
+        (msg,) = await replay.fetch(1, timeout=5)
+        await msg.term()
+
+        async def told() -> bool:
+            return heard == [advisory]
+
+        await _wait(told, "the integrator's own MSG_TERMINATED advisory", timeout=15)
+        cases = await sub.nats.connect(
+            topo.leaf_url("ontario", "cases", topo.password("ontario", "cases"))
+        )
+        try:
+            platform = await cases.jetstream().pull_subscribe_bind(
+                "cases-inbox", stream=stream_name("ontario")
+            )
+            (control,) = await platform.fetch(1, timeout=5)
+            await control.term()
+            await cases.flush()
+        finally:
+            await cases.close()
+
+        async def indexed() -> bool:
+            return (await ajs.stream_info("ECHO_DLQ")).state.messages > before
+
+        await _wait(indexed, "the platform durable's dead letter in ECHO_DLQ", timeout=15)
+        letters = (await ajs.stream_info("ECHO_DLQ", subjects_filter=">")).state.subjects or {}
+        assert not [s for s in letters if "hub-" in s], letters
+        assert (await ajs.stream_info("ECHO_DLQ")).state.messages == before + 1
+    finally:
+        await client.close()
+        await admin.close()
+
+
 async def test_reporting_can_no_longer_delete_another_services_durable(
     provisioned: LoopbackTopology,
 ) -> None:
