@@ -2,6 +2,14 @@
 # System tools some tests drive as a person would: headless Chromium (dashboard) and poppler
 # (certificate PDFs), and kubectl (renders the kustomize overlays offline). Installed from Debian's packages when missing and we may install them.
 set -euo pipefail
+# The official AsyncAPI JSON Schemas (npm's @asyncapi/specs, pinned): the contracts test validates
+# the served AsyncAPI document against them. Fetched once, at install time, into .tools/.
+ASYNCAPI_SPECS=6.11.1
+if [ ! -f ".tools/asyncapi-specs/$ASYNCAPI_SPECS/package/schemas/3.0.0-without-\$id.json" ]; then
+  command -v npm >/dev/null 2>&1 || { echo "please install npm (Debian: npm): the AsyncAPI test needs @asyncapi/specs" >&2; exit 1; }
+  mkdir -p ".tools/asyncapi-specs/$ASYNCAPI_SPECS"
+  (cd ".tools/asyncapi-specs/$ASYNCAPI_SPECS" && npm pack --silent "@asyncapi/specs@$ASYNCAPI_SPECS" >/dev/null && tar xzf asyncapi-specs-*.tgz)
+fi
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)

@@ -18,6 +18,7 @@ from echo_contracts import (
     InvalidEvent,
     Residency,
     SessionScheduled,
+    UnknownEvent,
     decode,
     new_envelope,
     parse_subject,
@@ -172,10 +173,8 @@ def test_a_body_in_another_field_order_or_text_decodes_the_same() -> None:
     env = new_envelope(data, region="ontario", service="scheduling")
     fields = json.loads(to_wire(env))
     decoy = {"note": {"type": "echo.cases.case_rejected.v1"}, **fields}
-    with pytest.raises(
-        InvalidEvent, match=r"(?s)session_scheduled\.v1 does not match.*Extra inputs"
-    ):
-        decode(json.dumps(decoy).encode())  # guessed as CaseRejected, then told precisely
+    # guessed as CaseRejected, then read as what it is; the unknown `note` attribute is ignored
+    assert decode(json.dumps(decoy).encode()) == env
     body = json.dumps({"data": fields["data"], **fields})
     assert decode(body) == env
     assert decode(body.encode()) == env
@@ -193,6 +192,39 @@ def test_a_body_in_another_field_order_or_text_decodes_the_same() -> None:
 def test_undecodable_bodies_are_invalid_events(body: bytes) -> None:
     with pytest.raises(InvalidEvent):
         decode(body)
+
+
+def test_readers_ignore_unknown_fields_and_extension_attributes() -> None:
+    """A newer producer's optional field and a CloudEvents extension do not break a reader."""
+    env = new_envelope(_scheduled(), region="ontario", service="scheduling")
+    fields = json.loads(to_wire(env))
+    fields["data"]["room"] = "B"  # an optional field a later v1 added
+    fields["traceparentx"] = "00-abc"  # an extension attribute this version does not know
+    assert decode(json.dumps(fields).encode()) == env
+    assert decode(json.dumps({"data": fields.pop("data"), **fields})) == env  # careful path
+
+
+def test_unknown_types_and_newer_versions_come_back_as_unknown_events() -> None:
+    env = new_envelope(_scheduled(), region="ontario", service="scheduling")
+    fields = json.loads(to_wire(env))
+    newer = decode(json.dumps({**fields, "type": "echo.scheduling.session_scheduled.v2"}))
+    assert isinstance(newer.data, UnknownEvent)
+    assert newer.type == "echo.scheduling.session_scheduled.v2"
+    assert newer.data.newer_version_of() is SessionScheduled
+    assert newer.data.payload == fields["data"]
+    assert (newer.id, newer.region) == (env.id, "ontario")
+    other = decode(json.dumps({**fields, "type": "echo.billing.invoice_sent.v1"}))
+    assert isinstance(other.data, UnknownEvent) and other.data.newer_version_of() is None
+    # a known type whose required field is missing can never be read: that is still an error
+    del fields["data"]["session_id"]
+    with pytest.raises(InvalidEvent, match="session_id"):
+        decode(json.dumps(fields))
+
+
+def test_published_schemas_allow_what_a_newer_version_may_add() -> None:
+    text = json.dumps(event_schema(SessionScheduled))
+    assert '"additionalProperties": false' not in text
+    assert '"additionalProperties": false' not in (CONTRACTS / "asyncapi.json").read_text()
 
 
 def test_events_are_frozen_and_closed() -> None:

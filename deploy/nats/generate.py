@@ -21,12 +21,15 @@ from pathlib import Path
 from echo_contracts.subjects import PREFIX
 from echo_contracts.topology import (
     CONSUMERS,
+    DEFAULT_INTEGRATOR_PURPOSES,
     HUB_ACCOUNT,
     HUB_DOMAIN,
     NETWORK_STREAM,
     SUPERHUB_STREAM,
     account_name,
     deliver_prefix,
+    integrator_dead_letter_subjects,
+    integrator_durable,
     network_subjects,
     stream_name,
     superhub_subjects,
@@ -91,19 +94,71 @@ def _consumer_api(stream: str, durable: str) -> tuple[str, ...]:
     )
 
 
-def _reader_api(stream: str) -> tuple[str, ...]:
-    """Read-only access to a whole stream (reporting rebuilds with ordered consumers)."""
+def _replay_api(stream: str) -> tuple[str, ...]:
+    """Ordered (ephemeral, unnamed) consumers over a whole stream: reporting's rebuild.
+
+    Unnamed creates only: a name would let the holder re-create another's durable. No
+    `CONSUMER.DELETE`: nats-py never deletes a consumer, and a reader must not delete the
+    services' durables (it could, before: `cases-inbox` by reporting's user).
+    """
     return (
         "$JS.API.INFO",
         f"$JS.API.STREAM.INFO.{stream}",
         f"$JS.API.STREAM.MSG.GET.{stream}",
         f"$JS.API.CONSUMER.INFO.{stream}.>",
         f"$JS.API.CONSUMER.CREATE.{stream}",
+        f"$JS.FC.{stream}.>",
+    )
+
+
+def _reader_api(stream: str) -> tuple[str, ...]:
+    """The superhub's reporting on ECHO_NETWORK/ECHO_SUPERHUB: its per-region durables and
+    ephemeral pull consumers (named by the server, so not pinnable); never DELETE."""
+    return (
+        *_replay_api(stream),
         f"$JS.API.CONSUMER.CREATE.{stream}.>",
         f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.>",
-        f"$JS.API.CONSUMER.DELETE.{stream}.>",
         f"$JS.API.CONSUMER.MSG.NEXT.{stream}.>",
         f"$JS.ACK.{stream}.>",
+    )
+
+
+def _integrator_api(stream: str, durables: Iterable[str]) -> tuple[str, ...]:
+    """An integrator's own durables on one stream: create, read, ack and delete; nothing else."""
+    calls = ["$JS.API.INFO", f"$JS.API.STREAM.INFO.{stream}"]
+    for durable in durables:
+        calls += [
+            f"$JS.API.CONSUMER.INFO.{stream}.{durable}",
+            f"$JS.API.CONSUMER.CREATE.{stream}.{durable}",
+            f"$JS.API.CONSUMER.CREATE.{stream}.{durable}.>",
+            f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{durable}",
+            f"$JS.API.CONSUMER.DELETE.{stream}.{durable}",
+            f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}",
+            f"$JS.ACK.{stream}.{durable}.>",
+        ]
+    return tuple(calls)
+
+
+def integrator_user(
+    name: str,
+    stream: str,
+    password_var: str,
+    purposes: Iterable[str] = DEFAULT_INTEGRATOR_PURPOSES,
+) -> User:
+    """A read-only integrator: its `hub-<name>-<purpose>` durables on one stream, its own dead
+    letters' advisories, and no event subject at all (it publishes nothing).
+
+    NATS wildcards match whole tokens and a durable name is one token, so `hub-<name>-*` cannot
+    be granted as a pattern: each durable is listed (`echo-hub integrator add --purpose`).
+    """
+    durables = [integrator_durable(name, p) for p in purposes]
+    advisories = [a for d in durables for a in integrator_dead_letter_subjects(stream, d)]
+    return User(
+        name=name,
+        password_var=password_var,
+        publish=_integrator_api(stream, durables),
+        subscribe=("_INBOX.>", *advisories),
+        comment=f"integrator {name}: reads {stream} through {', '.join(durables)}; publishes none",
     )
 
 
@@ -133,10 +188,9 @@ def region_users(region: str) -> list[User]:
         for spec in CONSUMERS:
             if spec.service != service:
                 continue
+            publish.extend(_consumer_api(stream, spec.durable))
             if service == "reporting":
-                publish.extend(_reader_api(stream))
-            else:
-                publish.extend(_consumer_api(stream, spec.durable))
+                publish.extend(_replay_api(stream))
         users.append(
             User(
                 name=service,
@@ -150,6 +204,9 @@ def region_users(region: str) -> list[User]:
                 ),
             )
         )
+    users.append(
+        integrator_user("integrator", stream, env_name(region, "integrator", "NATS_PASSWORD"))
+    )
     return users
 
 
@@ -178,6 +235,9 @@ def hub_users() -> list[User]:
             ),
             subscribe=("_INBOX.>",),
             comment="network-wide reporting: reads ECHO_NETWORK and ECHO_SUPERHUB, publishes none",
+        ),
+        integrator_user(
+            "integrator", NETWORK_STREAM, env_name("hub", "integrator", "NATS_PASSWORD")
         ),
     ]
 

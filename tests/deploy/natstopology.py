@@ -43,11 +43,13 @@ def password_env(names: list[str]) -> dict[str, str]:
 def all_password_vars() -> list[str]:
     """Every password variable the checked-in configs reference."""
     names = ["NATS_SYS_PASSWORD", "NATS_ROUTE_PASSWORD", "HUB_ADMIN_NATS_PASSWORD"]
-    names += [env_name("hub", s, "NATS_PASSWORD") for s in ("scheduling", "reporting")]
+    names += [
+        env_name("hub", s, "NATS_PASSWORD") for s in ("scheduling", "reporting", "integrator")
+    ]
     for region in REGIONS:
         names.append(env_name("leaf", region, "NATS_PASSWORD"))
         names.append(env_name(region, "admin", "NATS_PASSWORD"))
-        names += [env_name(region, s, "NATS_PASSWORD") for s in SERVICES]
+        names += [env_name(region, s, "NATS_PASSWORD") for s in (*SERVICES, "integrator")]
     return names
 
 

@@ -6,7 +6,14 @@ A regional hub's own code can depend on this package alone (pydantic only) to re
 from echo_contracts.envelope import Envelope, Event, Residency, to_wire
 from echo_contracts.events import *  # noqa: F403
 from echo_contracts.events import ALL_EVENTS
-from echo_contracts.registry import EVENT_TYPES, InvalidEvent, decode, event_class, new_envelope
+from echo_contracts.registry import (
+    EVENT_TYPES,
+    InvalidEvent,
+    UnknownEvent,
+    decode,
+    event_class,
+    new_envelope,
+)
 from echo_contracts.subjects import parse_subject, subject_for
 from echo_contracts.topology import CONSUMERS, consumer_for, stream_name
 
@@ -18,6 +25,7 @@ __all__ = [
     "Event",
     "InvalidEvent",
     "Residency",
+    "UnknownEvent",
     "consumer_for",
     "decode",
     "event_class",

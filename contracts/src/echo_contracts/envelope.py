@@ -22,7 +22,12 @@ class Residency(StrEnum):
 
 
 class Event(BaseModel):
-    """Base of every event payload: frozen, closed, past tense."""
+    """Base of every event payload: frozen, past tense.
+
+    Closed when built (a producer cannot emit a field the contract does not define), tolerant
+    when read: `decode` validates with `extra="ignore"`, so a field a newer `echo-contracts`
+    added is dropped instead of failing an older subscriber.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -49,7 +54,11 @@ E = TypeVar("E", bound=Event)
 
 
 class Envelope(BaseModel, Generic[E]):
-    """CloudEvents 1.0 attributes plus the ECHO extensions, around a typed `data` payload."""
+    """CloudEvents 1.0 attributes plus the ECHO extensions, around a typed `data` payload.
+
+    Closed when built, tolerant when read (`decode` ignores extension attributes it does not
+    know, as CloudEvents asks of a consumer).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -9,6 +9,7 @@ server refuses both as cycles.) Dead letters are indexed in `ECHO_DLQ`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from echo_contracts.envelope import Event, Residency
@@ -40,10 +41,17 @@ NETWORK_STREAM = "ECHO_NETWORK"
 SUPERHUB_STREAM = "ECHO_SUPERHUB"
 DLQ_STREAM = "ECHO_DLQ"
 DUPLICATE_WINDOW_SECONDS = 20 * 60
-DLQ_SUBJECTS = (
-    "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>",
-    "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.>",
+#: The two advisories a dead letter raises, each followed by `.<stream>.<durable>`.
+DLQ_ADVISORIES = (
+    "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES",
+    "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED",
 )
+#: Every integrator's durable begins with this (`hub-<integrator>-<purpose>`); no platform
+#: durable does, so neither side can take the other's name.
+INTEGRATOR_PREFIX = "hub-"
+#: The durables an integrator gets unless it asks for others: one to follow, one to replay.
+DEFAULT_INTEGRATOR_PURPOSES = ("events", "replay")
+_SLUG = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
 
 
 HUB_DOMAIN = "hub"
@@ -162,11 +170,56 @@ def network_stream(
     )
 
 
-def dlq_stream(*, replicas: int = 1) -> StreamSpec:
-    """Advisories of messages that hit max deliveries or were terminated."""
-    return StreamSpec(
-        name=DLQ_STREAM, subjects=DLQ_SUBJECTS, replicas=replicas, max_age_seconds=30 * 86400
+def platform_durables(regions: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """Every durable the platform's services use: on region streams, and (per region) on
+    ECHO_NETWORK at the superhub."""
+    names = [spec.durable for spec in CONSUMERS]
+    for spec in CONSUMERS:
+        if spec.service in NETWORK_READERS:
+            names += [network_durable(spec, region) for region in regions]
+    return names
+
+
+def dlq_subjects(regions: tuple[str, ...] | list[str] = ()) -> tuple[str, ...]:
+    """The advisories the platform's DLQ indexes: its own durables' only, never an integrator's
+    (an integrator's dead letters are its own business: see `integrator_dead_letter_subjects`)."""
+    return tuple(
+        f"{advisory}.*.{durable}"
+        for advisory in DLQ_ADVISORIES
+        for durable in platform_durables(regions)
     )
+
+
+def dlq_stream(*, replicas: int = 1, regions: tuple[str, ...] | list[str] = ()) -> StreamSpec:
+    """Advisories of the platform's messages that hit max deliveries or were terminated."""
+    return StreamSpec(
+        name=DLQ_STREAM,
+        subjects=dlq_subjects(regions),
+        replicas=replicas,
+        max_age_seconds=30 * 86400,
+    )
+
+
+def check_integrator_name(name: str) -> str:
+    """An integrator's or purpose's name: a lowercase slug of 2-32 letters, digits, hyphens."""
+    if not _SLUG.match(name):
+        raise ValueError(
+            f"{name!r} is not a valid name: use 2-32 lowercase letters, digits and hyphens,"
+            " starting with a letter, e.g. 'acme' or 'calendar'"
+        )
+    return name
+
+
+def integrator_durable(integrator: str, purpose: str) -> str:
+    """The durable an integrator may create, read and delete: `hub-acme-events`."""
+    return (
+        f"{INTEGRATOR_PREFIX}{check_integrator_name(integrator)}-{check_integrator_name(purpose)}"
+    )
+
+
+def integrator_dead_letter_subjects(stream: str, durable: str) -> tuple[str, ...]:
+    """Where the server announces an integrator durable's dead letters (its own subjects)."""
+    return tuple(f"{advisory}.{stream}.{durable}" for advisory in DLQ_ADVISORIES)
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,20 @@ def build_parser() -> argparse.ArgumentParser:
     redrive = dlq_sub.add_parser("redrive", help="deliver dead letters again")
     redrive.add_argument("seq", nargs="*", type=int, help="DLQ sequence numbers (default: all)")
 
+    integrator = sub.add_parser("integrator", help="read-only NATS users for integrators")
+    integrator_sub = integrator.add_subparsers(dest="integrator_command", required=True)
+    add = integrator_sub.add_parser("add", help="issue credentials; print the NATS config block")
+    add.add_argument("name", help="the integrator's name: its durables are hub-<name>-<purpose>")
+    scope = add.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--region", help="read this region's stream on its leaf")
+    scope.add_argument("--superhub", action="store_true", help="read ECHO_NETWORK at the superhub")
+    add.add_argument(
+        "--purpose",
+        action="append",
+        help="a durable hub-<name>-<purpose> (repeat; default events and replay)",
+    )
+    add.add_argument("--data-dir", type=Path, default=Path(".echo-dev"))
+
     replay = sub.add_parser("replay", help="rebuild a service's read models from the streams")
     replay.add_argument("service", choices=["reporting"])
     return parser
@@ -142,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.dlq_command == "list":
             return asyncio.run(list_command(args.nats))
         return asyncio.run(redrive_command(args.nats, args.seq))
+    if args.command == "integrator":
+        from echo_hub.integrators import add_command
+
+        return add_command(args.name, args.region, args.purpose, args.data_dir)
     if args.command == "replay":
         return subprocess.call([sys.executable, "-m", f"echo_{args.service}", "rebuild"])  # noqa: S603
     if args.command == "dev" and args.topology == "multi-region":

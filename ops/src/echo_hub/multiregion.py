@@ -56,11 +56,13 @@ def new_password() -> str:
 
 def password_names(regions: list[str]) -> list[str]:
     names = ["NATS_SYS_PASSWORD", "NATS_ROUTE_PASSWORD", "HUB_ADMIN_NATS_PASSWORD"]
-    names += [env_name("hub", s, "NATS_PASSWORD") for s in ("scheduling", "reporting")]
+    names += [
+        env_name("hub", s, "NATS_PASSWORD") for s in ("scheduling", "reporting", "integrator")
+    ]
     for region in regions:
         names.append(env_name("leaf", region, "NATS_PASSWORD"))
         names.append(env_name(region, "admin", "NATS_PASSWORD"))
-        names += [env_name(region, s, "NATS_PASSWORD") for s in SERVICES]
+        names += [env_name(region, s, "NATS_PASSWORD") for s in (*SERVICES, "integrator")]
     return names
 
 

@@ -202,7 +202,7 @@ async def apply_topology(
             region_delivers=region_delivers,
         )
         await apply_stream(js, spec, report)
-    await apply_stream(js, dlq_stream(replicas=replicas), report)
+    await apply_stream(js, dlq_stream(replicas=replicas, regions=regions), report)
     if network and not regional:  # the superhub: its readers' durables on ECHO_NETWORK
         for consumer in CONSUMERS:
             if consumer.service not in NETWORK_READERS:

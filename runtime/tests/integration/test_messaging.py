@@ -17,6 +17,7 @@ from echo_contracts import (
     subject_for,
     to_wire,
 )
+from echo_contracts.topology import DLQ_ADVISORIES
 from echo_runtime.consumer import BatchHandler, EventConsumer
 from echo_runtime.natsserver import NatsServer
 from echo_runtime.outbox import OutboxPublishFailed, OutboxRelay
@@ -192,6 +193,14 @@ async def test_a_poison_message_is_terminated_and_the_rest_flows(
     nats_server: NatsServer, js: JetStreamContext, sqlite_url: str
 ) -> None:
     await apply_consumer(js, PROBE_CONSUMER, "ontario", ApplyReport())
+    # ECHO_DLQ indexes the platform's named durables only (never an integrator's): the probe is
+    # a test service, so it is added to the index here as a new service would be in topology.
+    dlq = (await js.stream_info("ECHO_DLQ")).config
+    dlq.subjects = [
+        *(dlq.subjects or []),
+        *(f"{a}.*.{PROBE_CONSUMER.durable}" for a in DLQ_ADVISORIES),
+    ]
+    await js.update_stream(dlq)
     runtime = probe(settings(nats_server, sqlite_url), consume=True)
     good = SessionScheduled(
         session_id=uuid.uuid4(),
@@ -216,6 +225,34 @@ async def test_a_poison_message_is_terminated_and_the_rest_flows(
         await eventually(applied)
         dlq = await eventually(lambda: _dlq_count(js))
     assert dlq == 1
+
+
+async def test_an_unknown_or_newer_event_type_is_acked_and_skipped(
+    nats_server: NatsServer, js: JetStreamContext, sqlite_url: str
+) -> None:
+    """A `...v2` the consumer's echo-contracts does not know: acked, not applied, not a DLQ entry
+    (a subscriber on an older contract keeps flowing when a producer moves ahead)."""
+    await apply_consumer(js, PROBE_CONSUMER, "ontario", ApplyReport())
+    runtime = probe(settings(nats_server, sqlite_url), consume=True)
+    newer = SessionScheduled(
+        session_id=uuid.uuid4(),
+        programme_id=uuid.uuid4(),
+        starts_at="2027-01-01T17:00:00Z",  # type: ignore[arg-type]
+        ends_at="2027-01-01T18:00:00Z",  # type: ignore[arg-type]
+        timezone="Asia/Shanghai",
+    )
+    body = to_wire(new_envelope(newer, region="ontario", service="scheduling"))
+    async with running(runtime):
+        await js.publish(subject_for("ontario", newer), body.replace(b".v1", b".v2"))
+
+        async def acked() -> bool:
+            info = await js.consumer_info("ECHO_ONTARIO", PROBE_CONSUMER.durable)
+            return info.delivered.stream_seq >= 1 and info.ack_floor.stream_seq >= 1
+
+        await eventually(acked)
+        async with runtime.db.session() as session:
+            assert (await session.execute(sa.select(seen_sessions))).all() == []
+    assert await _dlq_count(js) == 0
 
 
 async def _dlq_count(js: JetStreamContext) -> int:
