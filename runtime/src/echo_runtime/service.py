@@ -38,7 +38,7 @@ from echo_runtime.logging import configure_logging, get_logger
 from echo_runtime.metrics import CONSUMER_LAG, DLQ_SIZE, HTTP_REQUESTS
 from echo_runtime.outbox import Outbox, OutboxRelay
 from echo_runtime.problems import DomainErrorMap, Problem, install_problem_handlers
-from echo_runtime.settings import ServiceSettings
+from echo_runtime.settings import Environment, ServiceSettings
 from echo_runtime.tracing import configure_tracing, instrument_engine
 
 log = get_logger(__name__)
@@ -84,6 +84,7 @@ class ServiceRuntime:
             dev_secret=settings.auth_dev_secret,
             jwks_url=settings.auth_jwks_url,
             jwks_json=settings.auth_jwks_json,
+            accept_dev_tokens=settings.environment is not Environment.PRODUCTION,
         )
         self.broker: NatsBroker | None = None
         self.relay: OutboxRelay | None = None

@@ -111,17 +111,25 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_secrets(self) -> Self:
-        if self.environment is Environment.PRODUCTION:
-            if self.auth_dev_secret == DEV_SECRET and not (
-                self.auth_jwks_url or self.auth_jwks_json
-            ):
-                raise ValueError(
-                    "production needs AUTH_JWKS_URL or AUTH_JWKS_JSON (RS256);"
-                    " the development secret is refused"
-                )
-            if self.auth_dev_secret == DEV_SECRET:
-                # JWKS is configured: make sure the dev secret cannot verify anything.
-                self.auth_dev_secret = ""
+        """Production verifies RS256 tokens against a JWKS and nothing else: a configuration
+        without a JWKS, or with a JWKS and a development secret as well, does not start."""
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        jwks = bool(self.auth_jwks_url or self.auth_jwks_json)
+        secret_set = "auth_dev_secret" in self.model_fields_set and bool(self.auth_dev_secret)
+        if not jwks:
+            raise ValueError(
+                "production verifies tokens against a JWKS (RS256): set AUTH_JWKS_URL (your"
+                " identity provider's jwks_uri) or AUTH_JWKS_JSON"
+                + ("; AUTH_DEV_SECRET is for development only, remove it" if secret_set else "")
+            )
+        if secret_set:
+            raise ValueError(
+                "production never accepts development (HS256) tokens, but AUTH_DEV_SECRET is"
+                " set beside the JWKS: remove AUTH_DEV_SECRET (or set ENVIRONMENT=development)"
+            )
+        # the default development secret must not verify anything
+        self.auth_dev_secret = ""
         return self
 
     @property
