@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from echo_contracts.events import Profession
 from echo_contracts.types import Email, LanguageTag, Region, TimeZoneName
 from echo_runtime.auth import CurrentPrincipal, Principal, Role
+from echo_runtime.inputs import InputModel, Line
 from echo_runtime.pagination import Page, PageDep
 from echo_runtime.problems import Problem
 from echo_runtime.service import RuntimeDep, ServiceRuntime
@@ -77,16 +78,16 @@ def _webhook_gate(runtime: ServiceRuntime, settings: AttendanceSettings) -> asyn
 # --------------------------------------------------------------------------- models
 
 
-class _In(BaseModel):
+class _In(InputModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class ParticipantIn(_In):
     region: Region
-    name: str = Field(min_length=1, max_length=200)
+    name: Line = Field(min_length=1, max_length=200)
     email: Email
     profession: Profession
-    clinic: str = Field(min_length=1, max_length=200)
+    clinic: Line = Field(min_length=1, max_length=200)
     clinic_id: uuid.UUID
     language: LanguageTag = "en"
     timezone: TimeZoneName | None = None
@@ -130,7 +131,7 @@ class VideoMeetingOut(BaseModel):
 
 
 class GuestIn(_In):
-    name: str = Field(min_length=1, max_length=200)
+    name: Line = Field(min_length=1, max_length=200)
     email: Email
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from echo_contracts.types import LanguageTag
 from echo_runtime.auth import ALL_REGIONS, CurrentPrincipal, Principal, Role
+from echo_runtime.inputs import InputModel
 from echo_runtime.outbound import OutboundRefused
 from echo_runtime.pagination import Page, PageDep
 from echo_runtime.problems import Problem
@@ -29,14 +30,14 @@ router = APIRouter(prefix="/v1", tags=["notifications"])
 HUB_READERS = (Role.HUB_ADMIN, Role.FACILITATOR)
 
 
-class QuietHoursBody(BaseModel):
+class QuietHoursBody(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     start: time = Field(examples=["22:00"])
     end: time = Field(examples=["07:00"])
 
 
-class PreferencesIn(BaseModel):
+class PreferencesIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     channels: list[ChannelKind] = Field(min_length=1, max_length=3, examples=[["email"]])
