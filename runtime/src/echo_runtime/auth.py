@@ -249,11 +249,40 @@ async def current_principal(request: Request) -> Principal:
     against a local key takes microseconds on the event loop; a JWKS URL may have to fetch keys
     over the network, so that verification goes to a thread.
     """
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
     verifier: TokenVerifier = request.app.state.verifier
     token = _bearer(request)
     if verifier.fetches_keys:
-        return await run_in_threadpool(verifier.verify, token)
-    return verifier.verify(token)
+        principal = await run_in_threadpool(verifier.verify, token)
+    else:
+        principal = verifier.verify(token)
+    request.state.principal = principal
+    return principal
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+READ_ONLY_ROLES = frozenset({Role.OBSERVER})
+
+
+async def refuse_read_only_writes(request: Request) -> None:
+    """Router dependency: a write by a bearer token with read-only roles only is a 403 before
+    its body is validated (a 422 would describe the schema to someone who may not write).
+
+    Requests without a bearer token pass through: public and signed routes (webhooks,
+    survey links) authenticate themselves, and the route answers the rest with a 401.
+    """
+    if request.method not in WRITE_METHODS or "authorization" not in request.headers:
+        return
+    principal = await current_principal(request)
+    if principal.roles and principal.roles <= READ_ONLY_ROLES:
+        raise Problem(
+            403,
+            "Forbidden",
+            f"the roles {sorted(r.value for r in principal.roles)} are read-only: they may read"
+            " reports but change nothing; ask a hub-admin for a token with a role that may",
+        )
 
 
 def _bearer(request: Request) -> str:

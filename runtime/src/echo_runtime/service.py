@@ -30,7 +30,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from echo_runtime.auth import TokenVerifier
+from echo_runtime.auth import TokenVerifier, refuse_read_only_writes
 from echo_runtime.consumer import EventConsumer, Handler, binding
 from echo_runtime.database import Database, migrate
 from echo_runtime.limits import BodyLimitMiddleware, RateLimitMiddleware, rate_rules
@@ -316,7 +316,8 @@ class ServiceRuntime:
             return HTMLResponse(render_asyncapi_page(self.title))
 
         for router in self.routers:
-            app.include_router(router)
+            # authorization that needs no resource runs before any body is validated
+            app.include_router(router, dependencies=[Depends(refuse_read_only_writes)])
         app.add_middleware(BodyLimitMiddleware, max_bytes=self.settings.max_body_bytes)
         if self.settings.rate_limits:
             app.add_middleware(
