@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, get_args
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 #: PostgreSQL's INTEGER: the widest column the services put these numbers in.
 MAX_INT32 = 2**31 - 1
@@ -23,6 +23,9 @@ Version = Annotated[int, Field(ge=1, le=MAX_INT32)]
 #: C0 controls except tab, newline and carriage return; DEL; C1 controls.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _LINE_BREAKS = re.compile(r"[\t\n\r\u2028\u2029]")
+#: The same rules as JSON Schema patterns, so the OpenAPI says what is refused.
+TEXT_PATTERN = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+LINE_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$"
 
 
 class _SingleLine:
@@ -69,8 +72,36 @@ def check_line(value: str) -> str:
     return value
 
 
+def _document(schema: dict[str, Any], pattern: str) -> None:
+    """Add `pattern` to every string schema under `schema` that has none (nested models are
+    documented by their own classes, through `$ref`)."""
+    plain = "pattern" not in schema and "enum" not in schema and "format" not in schema
+    if schema.get("type") == "string" and plain:
+        schema["pattern"] = pattern
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            _document(schema[key], pattern)
+    if "additionalProperties" in schema and "propertyNames" not in schema:
+        schema["propertyNames"] = {"pattern": pattern}
+    for key in ("anyOf", "oneOf", "allOf"):
+        for option in schema.get(key, []):
+            _document(option, pattern)
+
+
+def _document_properties(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    for name, field in model.model_fields.items():
+        prop = schema.get("properties", {}).get(field.alias or name)
+        if isinstance(prop, dict):
+            single = any(isinstance(m, _SingleLine) for m in field.metadata) or _marked(
+                field.annotation
+            )
+            _document(prop, LINE_PATTERN if single else TEXT_PATTERN)
+
+
 class InputModel(BaseModel):
     """The base of request bodies: no control characters in their strings."""
+
+    model_config = ConfigDict(json_schema_extra=_document_properties)
 
     @field_validator("*", mode="after")
     @classmethod
