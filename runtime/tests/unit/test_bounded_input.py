@@ -153,3 +153,38 @@ async def test_public_addresses_pass_and_bad_urls_say_why() -> None:
         await policy.check("http://localhost:9/")
     with pytest.raises(ValueError, match="not an IP network"):
         OutboundPolicy.of(["intranet"])
+
+
+async def test_the_vetted_client_connects_to_the_vetted_address_keeping_the_host_header() -> None:
+    """Connect-time check (DNS rebinding): the name is resolved again when connecting and the
+    connection refused unless its address is allowed; allowed, the Host header stays the URL's."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append(self.headers["host"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://localhost:{server.server_address[1]}/hook"
+    try:
+        async with OutboundPolicy().client(timeout=5) as client:
+            with pytest.raises(OutboundRefused, match="loopback"):
+                await client.post(url, content=b"{}")
+        assert seen == []
+        async with OutboundPolicy.of(["127.0.0.0/8", "::1"]).client(timeout=5) as client:
+            answer = await client.post(url, content=b"{}")
+        assert answer.status_code == 204
+        assert seen == [f"localhost:{server.server_address[1]}"]
+    finally:
+        server.shutdown()
+        server.server_close()
