@@ -139,6 +139,12 @@ async def test_presence_timed_in_the_future_is_refused_and_earns_no_credit(
             refused = await w.zoom(body)
             assert refused.status_code == 422, refused.text
             assert "later than the moment this delivery was received" in refused.json()["detail"]
+        manual = await w.client.post(
+            f"/v1/sessions/{w.session_id}/attendance",
+            json={"participant_id": person["id"], "attended_minutes": 90, "reason": "in advance"},
+            headers=w.admin,
+        )
+        assert manual.status_code == 422 and "not started yet" in manual.text, manual.text
         assert await w.records() == []
         credits = await w.client.get(f"/v1/participants/{person['id']}/credits", headers=w.admin)
         assert credits.status_code == 200 and credits.json()["items"] == [], credits.text

@@ -264,6 +264,11 @@ async def record_manual_attendance(runtime: ServiceRuntime, cmd: RecordManualAtt
         session_row = await repo.session_row(cmd.session_id)
         if session_row is None or session_row["ends_at"] is None:
             raise SessionNotFound(f"no session {cmd.session_id} known here")
+        if utc(session_row["starts_at"]) > datetime.now(UTC):
+            raise InvalidAttendance(
+                "this session has not started yet: record attendance once it has been held"
+                " (attendance that has not happened earns no credit)"
+            )
         session_seconds = int(
             (utc(session_row["ends_at"]) - utc(session_row["starts_at"])).total_seconds()
         )
