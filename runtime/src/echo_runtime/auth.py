@@ -11,11 +11,12 @@ import time
 import uuid
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import jwt
+from echo_contracts.types import Region
 from fastapi import Depends, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from echo_runtime.problems import Problem
@@ -87,8 +88,48 @@ class Principal(BaseModel):
             )
 
 
+class Claims(BaseModel):
+    """The claims this platform reads from a verified token, parsed strictly in one place.
+
+    `regions` is a list of region slugs or the single string `"*"` (every region); a lone
+    region name as a string (`"ontario"`) is refused, never read character by character.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    sub: str = Field(min_length=1, max_length=255)
+    roles: list[Role] = Field(default_factory=list, max_length=len(Role))
+    #: `["*"]` (what `echo-hub token --region '*'` mints) means every region too.
+    regions: list[Region | Literal["*"]] | Literal["*"] = Field(
+        default_factory=list, max_length=100
+    )
+    programmes: list[uuid.UUID] | None = Field(default=None, max_length=1000)
+
+    def principal(self) -> Principal:
+        return Principal(
+            subject=self.sub,
+            roles=frozenset(self.roles),
+            regions=frozenset([ALL_REGIONS] if self.regions == ALL_REGIONS else self.regions),
+            programmes=None if self.programmes is None else frozenset(self.programmes),
+        )
+
+
+def _claims_problem(error: ValidationError) -> str:
+    parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()[:5]]
+    return (
+        "the token's claims are not valid ("
+        + "; ".join(parts)
+        + '); `roles` is a list of roles, `regions` a list of region slugs or the string "*",'
+        " `programmes` a list of programme ids"
+    )
+
+
 class TokenVerifier:
-    """Verifies bearer tokens; built once from settings."""
+    """Verifies bearer tokens; built once from settings.
+
+    `accept_dev_tokens=False` (production) refuses HS256 whatever secret is configured: only
+    RS256 tokens verified against the JWKS are accepted.
+    """
 
     def __init__(
         self,
@@ -98,10 +139,11 @@ class TokenVerifier:
         dev_secret: str = "",
         jwks_url: str | None = None,
         jwks_json: str | None = None,
+        accept_dev_tokens: bool = True,
     ) -> None:
         self.audience = audience
         self.issuer = issuer
-        self.dev_secret = dev_secret
+        self.dev_secret = dev_secret if accept_dev_tokens else ""
         self._jwks_client = jwt.PyJWKClient(jwks_url) if jwks_url else None
         self._jwks = jwt.PyJWKSet.from_json(jwks_json) if jwks_json else None
 
@@ -139,22 +181,21 @@ class TokenVerifier:
                 issuer=self.issuer,
                 options={"require": ["exp", "sub", "aud", "iss"]},
             )
-            roles = frozenset(Role(r) for r in claims.get("roles", []))
-            programmes = claims.get("programmes")
-            return Principal(
-                subject=str(claims["sub"]),
-                roles=roles,
-                regions=frozenset(claims.get("regions", [])),
-                programmes=None
-                if programmes is None
-                else frozenset(uuid.UUID(p) for p in programmes),
-            )
         except (jwt.PyJWTError, ValueError, KeyError) as exc:
             raise Problem(
                 401,
                 "Unauthorized",
                 f"the bearer token is not valid ({type(exc).__name__}: {exc});"
                 " get a new one (development: `echo-hub token --role R --region X`)",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            ) from None
+        try:
+            return Claims.model_validate(claims).principal()
+        except ValidationError as exc:
+            raise Problem(
+                401,
+                "Unauthorized",
+                _claims_problem(exc),
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             ) from None
 
@@ -208,11 +249,40 @@ async def current_principal(request: Request) -> Principal:
     against a local key takes microseconds on the event loop; a JWKS URL may have to fetch keys
     over the network, so that verification goes to a thread.
     """
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
     verifier: TokenVerifier = request.app.state.verifier
     token = _bearer(request)
     if verifier.fetches_keys:
-        return await run_in_threadpool(verifier.verify, token)
-    return verifier.verify(token)
+        principal = await run_in_threadpool(verifier.verify, token)
+    else:
+        principal = verifier.verify(token)
+    request.state.principal = principal
+    return principal
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+READ_ONLY_ROLES = frozenset({Role.OBSERVER})
+
+
+async def refuse_read_only_writes(request: Request) -> None:
+    """Router dependency: a write by a bearer token with read-only roles only is a 403 before
+    its body is validated (a 422 would describe the schema to someone who may not write).
+
+    Requests without a bearer token pass through: public and signed routes (webhooks,
+    survey links) authenticate themselves, and the route answers the rest with a 401.
+    """
+    if request.method not in WRITE_METHODS or "authorization" not in request.headers:
+        return
+    principal = await current_principal(request)
+    if principal.roles and principal.roles <= READ_ONLY_ROLES:
+        raise Problem(
+            403,
+            "Forbidden",
+            f"the roles {sorted(r.value for r in principal.roles)} are read-only: they may read"
+            " reports but change nothing; ask a hub-admin for a token with a role that may",
+        )
 
 
 def _bearer(request: Request) -> str:

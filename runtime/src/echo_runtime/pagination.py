@@ -7,6 +7,8 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel
 
+from echo_runtime.inputs import MAX_INT32
+
 T = TypeVar("T")
 
 MAX_PAGE = 200
@@ -19,7 +21,7 @@ class PageParams(BaseModel):
 
 async def page_params(  # a coroutine: FastAPI runs plain functions in a worker thread
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="items per page")] = 50,
-    offset: Annotated[int, Query(ge=0, description="items to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT32, description="items to skip")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 

@@ -122,6 +122,21 @@ def install_problem_handlers(app: FastAPI, domain_errors: DomainErrorMap | None 
             request,
         )
 
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette's ServerErrorMiddleware calls this for any exception no other handler
+        # took (also from middleware), then re-raises it for the server's log.
+        log.error("unhandled_error", error=type(exc).__name__, path=request.url.path)
+        return problem_response(
+            Problem(
+                500,
+                "Internal Server Error",
+                "the server failed to answer this request; nothing was reported back to you"
+                " about why (the operators' logs hold it, with this request's trace id)",
+            ),
+            request,
+        )
+
+    app.add_exception_handler(Exception, on_unexpected)
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)

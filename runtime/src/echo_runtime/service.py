@@ -30,7 +30,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from echo_runtime.auth import TokenVerifier
+from echo_runtime.auth import TokenVerifier, refuse_read_only_writes
 from echo_runtime.consumer import EventConsumer, Handler, binding
 from echo_runtime.database import Database, migrate
 from echo_runtime.limits import BodyLimitMiddleware, RateLimitMiddleware, rate_rules
@@ -38,7 +38,7 @@ from echo_runtime.logging import configure_logging, get_logger
 from echo_runtime.metrics import CONSUMER_LAG, DLQ_SIZE, HTTP_REQUESTS
 from echo_runtime.outbox import Outbox, OutboxRelay
 from echo_runtime.problems import DomainErrorMap, Problem, install_problem_handlers
-from echo_runtime.settings import ServiceSettings
+from echo_runtime.settings import Environment, ServiceSettings
 from echo_runtime.tracing import configure_tracing, instrument_engine
 
 log = get_logger(__name__)
@@ -84,6 +84,7 @@ class ServiceRuntime:
             dev_secret=settings.auth_dev_secret,
             jwks_url=settings.auth_jwks_url,
             jwks_json=settings.auth_jwks_json,
+            accept_dev_tokens=settings.environment is not Environment.PRODUCTION,
         )
         self.broker: NatsBroker | None = None
         self.relay: OutboxRelay | None = None
@@ -315,7 +316,8 @@ class ServiceRuntime:
             return HTMLResponse(render_asyncapi_page(self.title))
 
         for router in self.routers:
-            app.include_router(router)
+            # authorization that needs no resource runs before any body is validated
+            app.include_router(router, dependencies=[Depends(refuse_read_only_writes)])
         app.add_middleware(BodyLimitMiddleware, max_bytes=self.settings.max_body_bytes)
         if self.settings.rate_limits:
             app.add_middleware(

@@ -9,6 +9,8 @@ from echo_contracts.types import _REGION_RE, NETWORK_REGION
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from echo_runtime.outbound import OutboundPolicy, parse_networks
+
 DEV_SECRET = "echo-development-only-secret-change-me"  # noqa: S105 - refused outside development
 
 
@@ -66,6 +68,10 @@ class ServiceSettings(BaseSettings):
     #: Case submissions (`POST /v1/cases`) per minute per client (token subject, else IP);
     #: a client may spend the minute's allowance at once. 0 turns the limit off.
     rate_limit_per_minute: int = Field(default=60, ge=0)
+    #: Networks (CIDRs, comma separated) that requests to user-set URLs may reach although they
+    #: are not public (loopback, private, link-local...): a hub's internal webhook receivers.
+    #: Empty by default: only public addresses are reached.
+    outbound_allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: Video webhooks per minute per sending IP; high, since a provider sends a burst of joins
     #: when a large session starts. 0 turns the limit off.
     webhook_rate_limit_per_minute: int = Field(default=6000, ge=0)
@@ -75,6 +81,19 @@ class ServiceSettings(BaseSettings):
     def _split_regions(cls, value: object) -> object:
         if isinstance(value, str):
             return [r.strip() for r in value.split(",") if r.strip()]
+        return value
+
+    @field_validator("outbound_allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [n.strip() for n in value.split(",") if n.strip()]
+        return value
+
+    @field_validator("outbound_allowed_networks")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        parse_networks(value)
         return value
 
     @field_validator("regions")
@@ -92,18 +111,31 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_secrets(self) -> Self:
-        if self.environment is Environment.PRODUCTION:
-            if self.auth_dev_secret == DEV_SECRET and not (
-                self.auth_jwks_url or self.auth_jwks_json
-            ):
-                raise ValueError(
-                    "production needs AUTH_JWKS_URL or AUTH_JWKS_JSON (RS256);"
-                    " the development secret is refused"
-                )
-            if self.auth_dev_secret == DEV_SECRET:
-                # JWKS is configured: make sure the dev secret cannot verify anything.
-                self.auth_dev_secret = ""
+        """Production verifies RS256 tokens against a JWKS and nothing else: a configuration
+        without a JWKS, or with a JWKS and a development secret as well, does not start."""
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        jwks = bool(self.auth_jwks_url or self.auth_jwks_json)
+        secret_set = "auth_dev_secret" in self.model_fields_set and bool(self.auth_dev_secret)
+        if not jwks:
+            raise ValueError(
+                "production verifies tokens against a JWKS (RS256): set AUTH_JWKS_URL (your"
+                " identity provider's jwks_uri) or AUTH_JWKS_JSON"
+                + ("; AUTH_DEV_SECRET is for development only, remove it" if secret_set else "")
+            )
+        if secret_set:
+            raise ValueError(
+                "production never accepts development (HS256) tokens, but AUTH_DEV_SECRET is"
+                " set beside the JWKS: remove AUTH_DEV_SECRET (or set ENVIRONMENT=development)"
+            )
+        # the default development secret must not verify anything
+        self.auth_dev_secret = ""
         return self
+
+    @property
+    def outbound_policy(self) -> OutboundPolicy:
+        """The policy of requests to URLs a user can set (see `echo_runtime.outbound`)."""
+        return OutboundPolicy(parse_networks(self.outbound_allowed_networks))
 
     @property
     def is_sqlite(self) -> bool:

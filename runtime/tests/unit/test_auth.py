@@ -153,3 +153,79 @@ def test_settings_refuse_bad_regions(regions: str, monkeypatch: pytest.MonkeyPat
 def test_settings_read_regions_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ECHO_REGIONS", "ontario, shanghai")
     assert ServiceSettings().regions == ["ontario", "shanghai"]
+
+
+# --- issue 15: auth configuration and claims parsed by one typed model
+
+
+def test_production_never_accepts_hs256_even_with_a_secret_configured() -> None:
+    verifier = TokenVerifier(
+        audience="echo-network",
+        issuer="echo-hub",
+        dev_secret=DEV_SECRET,
+        jwks_json=JWKS,
+        accept_dev_tokens=False,
+    )
+    with pytest.raises(Problem) as caught:
+        verifier.verify(jwt.encode(claims(), DEV_SECRET, algorithm="HS256"))
+    assert caught.value.status == 401 and "HS256" in caught.value.detail
+    rs256 = jwt.encode(claims(), PRIVATE, algorithm="RS256", headers={"kid": "k1"})
+    assert Role.HUB_ADMIN in verifier.verify(rs256).roles
+
+
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        ({"auth_dev_secret": "a-custom-development-secret-0123456789"}, "AUTH_JWKS_URL"),
+        (
+            {"auth_dev_secret": "a-custom-development-secret-0123456789", "auth_jwks_json": JWKS},
+            "remove AUTH_DEV_SECRET",
+        ),
+        (
+            {"auth_dev_secret": DEV_SECRET, "auth_jwks_url": "https://idp.example.org/jwks"},
+            "remove AUTH_DEV_SECRET",
+        ),
+    ],
+    ids=["dev-secret-without-jwks", "jwks-and-dev-secret", "jwks-and-default-secret-named"],
+)
+def test_a_contradictory_production_configuration_refuses_to_start(
+    settings: dict[str, str], says: str
+) -> None:
+    with pytest.raises(ValueError, match=says):
+        ServiceSettings(environment="production", **settings)
+
+
+def test_production_from_the_environment_refuses_a_dev_secret_beside_the_jwks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ECHO_ENVIRONMENT", "production")
+    monkeypatch.setenv("ECHO_AUTH_JWKS_JSON", JWKS)
+    monkeypatch.setenv("ECHO_AUTH_DEV_SECRET", "set-by-mistake-in-production-0123456789")
+    with pytest.raises(ValueError, match="never accepts development"):
+        ServiceSettings()
+    monkeypatch.delenv("ECHO_AUTH_DEV_SECRET")
+    assert ServiceSettings().auth_dev_secret == ""
+
+
+def test_regions_is_a_list_of_slugs_or_the_string_star() -> None:
+    star = jwt.encode(claims(regions="*"), DEV_SECRET, algorithm="HS256")
+    everywhere = dev().verify(star)
+    assert everywhere.in_region("shanghai") and everywhere.in_region("ontario")
+    listed = dev().verify(jwt.encode(claims(regions=["*"]), DEV_SECRET, algorithm="HS256"))
+    assert listed.in_region("namibia")
+    for bad in ("ontario", ["Ontario!"], 7, {"ontario": True}, ["ontario", 3]):
+        token = jwt.encode(claims(regions=bad), DEV_SECRET, algorithm="HS256")
+        with pytest.raises(Problem) as caught:
+            dev().verify(token)
+        assert caught.value.status == 401, bad
+        assert "regions" in caught.value.detail and '"*"' in caught.value.detail
+    # the old reading took "ontario" character by character: region "o" must never match
+    with pytest.raises(Problem):
+        dev().verify(jwt.encode(claims(regions="on"), DEV_SECRET, algorithm="HS256"))
+
+
+def test_roles_and_programmes_are_checked_by_the_same_model() -> None:
+    for bad in ({"roles": "hub-admin"}, {"roles": ["root"]}, {"programmes": ["not-a-uuid"]}):
+        with pytest.raises(Problem) as caught:
+            dev().verify(jwt.encode(claims(**bad), DEV_SECRET, algorithm="HS256"))
+        assert caught.value.status == 401 and "claims" in caught.value.detail

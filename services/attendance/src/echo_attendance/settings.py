@@ -25,6 +25,9 @@ class AttendanceSettings(ServiceSettings):
     )
     #: Signed webhooks older (or further in the future) than this are refused.
     webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    #: A join/leave/end timed later than its receipt by more than this (the sender's clock
+    #: running ahead) is refused with a 422: presence that has not happened earns no credit.
+    presence_clock_skew_seconds: int = Field(default=120, ge=0, le=600)
     #: Webhooks handled at once; the rest queue in memory (below the database pool's size).
     webhook_concurrency: int = Field(default=8, ge=1, le=100)
     #: A join this many minutes before a session starts (or a leave after it ends) still

@@ -50,7 +50,9 @@ def build(
                 if settings.mail_drop_dir
                 else SmtpMailer(settings)
             ),
-            ChannelKind.WEBHOOK: WebhookSender(settings.webhook_secret, settings.webhook_timeout),
+            ChannelKind.WEBHOOK: WebhookSender(
+                settings.webhook_secret, settings.webhook_timeout, settings.outbound_policy
+            ),
         },
     )
     unprocessable = (422, "Unprocessable Content")

@@ -257,18 +257,27 @@ class SqlaAttendanceRepository:
 
     # ------------------------------------------------------------------ webhooks and presence
 
-    async def link_meeting(self, provider: str, meeting_id: str, programme_id: uuid.UUID) -> None:
-        now = datetime.now(UTC)
+    async def link_meeting(
+        self, provider: str, meeting_id: str, programme_id: uuid.UUID
+    ) -> uuid.UUID:
+        """Link a meeting to a programme unless it is linked already; the programme it is
+        linked to afterwards (another programme's link is never overwritten)."""
         await self.session.execute(
             self._insert(video_meetings)
             .values(
-                provider=provider, meeting_id=meeting_id, programme_id=programme_id, created_at=now
+                provider=provider,
+                meeting_id=meeting_id,
+                programme_id=programme_id,
+                created_at=datetime.now(UTC),
             )
-            .on_conflict_do_update(
-                index_elements=["provider", "meeting_id"],
-                set_={"programme_id": programme_id, "created_at": now},
+            .on_conflict_do_nothing(index_elements=["provider", "meeting_id"])
+        )
+        linked = await self.session.scalar(
+            sa.select(video_meetings.c.programme_id).where(
+                video_meetings.c.provider == provider, video_meetings.c.meeting_id == meeting_id
             )
         )
+        return _uuid(linked)
 
     async def record_receipt(self, replay_key: str, provider: str) -> bool:
         """Remember a delivery; False when this exact signed delivery was seen before."""

@@ -56,6 +56,24 @@ class NoCreditYet(AttendanceError):
     pass
 
 
+class MeetingLinkedElsewhere(AttendanceError):
+    """A video meeting is linked to one programme only; another link never overwrites it."""
+
+    field = "meeting_id"
+
+
+class ProviderNotConfigured(AttendanceError):
+    """A meeting of a provider whose webhooks nobody could verify (no secret configured)."""
+
+    field = "provider"
+
+
+class PresenceInFuture(AttendanceError):
+    """A join or leave timed later than its receipt: attendance not yet happened earns nothing."""
+
+    field = "payload.object.participant"
+
+
 class EdgeKind(StrEnum):
     JOIN = "join"
     LEAVE = "leave"

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from echo_contracts.events import Profession
 from echo_contracts.types import Email, LanguageTag, Region, TimeZoneName
 from echo_runtime.auth import CurrentPrincipal, Principal, Role
+from echo_runtime.inputs import InputModel, Line
 from echo_runtime.pagination import Page, PageDep
 from echo_runtime.problems import Problem
 from echo_runtime.service import RuntimeDep, ServiceRuntime
@@ -20,7 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from echo_attendance.adapters.certificate_pdf import FpdfCertificateRenderer
 from echo_attendance.adapters.repository import Row, SqlaAttendanceRepository
-from echo_attendance.domain.model import ParticipantNotFound, ProgrammeNotFound, SessionNotFound
+from echo_attendance.domain.model import (
+    MeetingLinkedElsewhere,
+    ParticipantNotFound,
+    ProgrammeNotFound,
+    ProviderNotConfigured,
+    SessionNotFound,
+)
 from echo_attendance.service_layer.credit import (
     ChangeCreditRule,
     change_credit_rule,
@@ -71,16 +78,16 @@ def _webhook_gate(runtime: ServiceRuntime, settings: AttendanceSettings) -> asyn
 # --------------------------------------------------------------------------- models
 
 
-class _In(BaseModel):
+class _In(InputModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class ParticipantIn(_In):
     region: Region
-    name: str = Field(min_length=1, max_length=200)
+    name: Line = Field(min_length=1, max_length=200)
     email: Email
     profession: Profession
-    clinic: str = Field(min_length=1, max_length=200)
+    clinic: Line = Field(min_length=1, max_length=200)
     clinic_id: uuid.UUID
     language: LanguageTag = "en"
     timezone: TimeZoneName | None = None
@@ -124,7 +131,7 @@ class VideoMeetingOut(BaseModel):
 
 
 class GuestIn(_In):
-    name: str = Field(min_length=1, max_length=200)
+    name: Line = Field(min_length=1, max_length=200)
     email: Email
 
 
@@ -328,13 +335,34 @@ async def post_registration(
     response_model=VideoMeetingOut,
 )
 async def post_video_meeting(
-    programme_id: uuid.UUID, body: VideoMeetingIn, principal: CurrentPrincipal, runtime: RuntimeDep
+    programme_id: uuid.UUID,
+    body: VideoMeetingIn,
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
 ) -> VideoMeetingOut:
-    """Link a (recurring) video meeting to a programme: its webhooks then find sessions by time."""
+    """Link a (recurring) video meeting to a programme: its webhooks then find sessions by time.
+
+    Linking again to the same programme is a no-op; a meeting linked to another programme is a
+    409 that names neither that programme nor its region (the caller may not see them).
+    """
     await _programme_for(runtime, principal, programme_id, STAFF)
+    if body.provider not in settings.webhook_secrets:
+        raise ProviderNotConfigured(
+            f"provider: no webhook secret is configured for {body.provider!r}, so its join and"
+            f" leave webhooks could not be verified; use one of"
+            f" {sorted(settings.webhook_secrets)} or have the operator add a secret to"
+            " ATTENDANCE_WEBHOOK_SECRETS"
+        )
     async with runtime.db.transaction() as session:
-        await SqlaAttendanceRepository(session).link_meeting(
+        linked = await SqlaAttendanceRepository(session).link_meeting(
             body.provider, body.meeting_id, programme_id
+        )
+    if linked != programme_id:
+        raise MeetingLinkedElsewhere(
+            f"meeting_id: {body.provider} meeting {body.meeting_id} is already linked to another"
+            " programme and was left as it is; create a new meeting for this programme, or ask"
+            " the hub that linked it to release it"
         )
     return VideoMeetingOut(
         provider=body.provider, meeting_id=body.meeting_id, programme_id=programme_id

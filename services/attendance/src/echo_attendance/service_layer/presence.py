@@ -21,6 +21,7 @@ from echo_attendance.domain.model import (
     EdgeKind,
     InvalidAttendance,
     NotRegistered,
+    PresenceInFuture,
     SessionNotFound,
     attendance_id,
     guest_key,
@@ -69,12 +70,15 @@ async def receive_webhook(
             f"no video provider {provider!r} is configured; configured:"
             f" {sorted(p for p in settings.webhook_secrets if p in PARSERS)}"
         )
+    received = datetime.now(UTC)
     replay_key = verify(
-        provider, secret, headers, body, datetime.now(UTC), settings.webhook_tolerance_seconds
+        provider, secret, headers, body, received, settings.webhook_tolerance_seconds
     )
     parsed = parser(body)
     if isinstance(parsed, UrlValidation):
         return WebhookOutcome("validated", answer=url_validation_answer(secret, parsed.plain_token))
+    if isinstance(parsed, PresenceSignal):
+        _refuse_future(parsed, received, settings)
     # Lookups first, on their own connection (no transaction on PostgreSQL): the write
     # transaction then holds its row locks only for its few writes.
     found: _Found | None = None
@@ -92,6 +96,25 @@ async def receive_webhook(
         if events:
             await runtime.emit(session, region, *events)
     return outcome
+
+
+def _refuse_future(
+    signal: PresenceSignal, received: datetime, settings: AttendanceSettings
+) -> None:
+    """Refuse (before anything is stored) a join/leave/end timed after it was received.
+
+    Presence that has not happened yet would earn credit for a session not yet held. A video
+    tool's clock may run a little ahead of ours: `presence_clock_skew_seconds` is tolerated.
+    The tool gets a 422 with the reason; its own retries do not change the time it reports.
+    """
+    skew = timedelta(seconds=settings.presence_clock_skew_seconds)
+    if signal.at > received + skew:
+        raise PresenceInFuture(
+            f"the {signal.kind.value} time {signal.at.isoformat()} is later than the moment this"
+            f" delivery was received ({received.isoformat(timespec='seconds')}) by more than the"
+            f" {int(skew.total_seconds())} s of tolerated clock skew; send presence only after it"
+            " happened, and check the sending system's clock"
+        )
 
 
 @dataclass(frozen=True)
@@ -241,6 +264,11 @@ async def record_manual_attendance(runtime: ServiceRuntime, cmd: RecordManualAtt
         session_row = await repo.session_row(cmd.session_id)
         if session_row is None or session_row["ends_at"] is None:
             raise SessionNotFound(f"no session {cmd.session_id} known here")
+        if utc(session_row["starts_at"]) > datetime.now(UTC):
+            raise InvalidAttendance(
+                "this session has not started yet: record attendance once it has been held"
+                " (attendance that has not happened earns no credit)"
+            )
         session_seconds = int(
             (utc(session_row["ends_at"]) - utc(session_row["starts_at"])).total_seconds()
         )

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from echo_contracts import Event
 from echo_runtime.auth import CurrentPrincipal, Principal, Role
+from echo_runtime.inputs import InputModel
 from echo_runtime.pagination import Page, PageDep
 from echo_runtime.problems import Problem
 from echo_runtime.service import RuntimeDep, ServiceRuntime
@@ -99,7 +100,7 @@ class CaseTemplateOut(BaseModel):
         )
 
 
-class CaseIn(BaseModel):
+class CaseIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     programme_id: uuid.UUID
@@ -111,27 +112,27 @@ class CaseIn(BaseModel):
     )
 
 
-class TemplateChoiceIn(BaseModel):
+class TemplateChoiceIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     template_id: str = Field(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")
     template_version: int | None = Field(default=None, ge=1, le=1000)
 
 
-class RejectIn(BaseModel):
+class RejectIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=3, max_length=2000)
 
 
-class RecommendationsIn(BaseModel):
+class RecommendationsIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, max_length=10_000)
     follow_up_weeks: int | None = Field(default=None, ge=1, le=MAX_FOLLOW_UP_WEEKS)
 
 
-class FollowUpIn(BaseModel):
+class FollowUpIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     weeks: int = Field(ge=1, le=MAX_FOLLOW_UP_WEEKS)

@@ -8,6 +8,7 @@ import json
 import time
 
 import httpx
+from echo_runtime.outbound import OutboundPolicy, OutboundRefused
 
 from echo_notifications.domain.ports import DeliveryError, OutgoingMessage
 
@@ -53,11 +54,18 @@ def payload(message: OutgoingMessage) -> bytes:
 
 
 class WebhookSender:
-    """The webhook channel: POST with a signature; 5xx, 408, 429 and network errors are retried."""
+    """The webhook channel: POST with a signature; 5xx, 408, 429 and network errors are retried.
 
-    def __init__(self, secret: str, timeout: float) -> None:
+    Every connection goes through the outbound policy (no internal addresses unless
+    allow-listed). The delivery log records only a category (`webhook_refused_address`,
+    `webhook_unreachable`, `webhook_http_error`), never a status or a network error: the log
+    must not tell a recipient which internal ports answer.
+    """
+
+    def __init__(self, secret: str, timeout: float, policy: OutboundPolicy | None = None) -> None:
         self.secret = secret
         self.timeout = timeout
+        self.policy = policy or OutboundPolicy()
 
     async def send(self, message: OutgoingMessage) -> None:
         body = payload(message)
@@ -67,12 +75,18 @@ class WebhookSender:
             DELIVERY_HEADER: str(message.delivery_id),
         }
         try:
-            async with httpx.AsyncClient(timeout=self.timeout) as client:
+            self.policy.check_url(message.address)
+            async with self.policy.client(timeout=self.timeout) as client:
                 response = await client.post(message.address, content=body, headers=headers)
+        except OutboundRefused as refused:
+            # an address that was public when saved may not be now: not worth retrying
+            permanent = refused.category != "unresolvable"
+            category = "webhook_unreachable" if not permanent else "webhook_refused_address"
+            raise DeliveryError(category, permanent=permanent) from None
         except httpx.HTTPError:
             raise DeliveryError("webhook_unreachable") from None
         status = response.status_code
         if 200 <= status < 300:
             return
         retryable = status >= 500 or status in (408, 425, 429)
-        raise DeliveryError(f"webhook_http_{status}", permanent=not retryable)
+        raise DeliveryError("webhook_http_error", permanent=not retryable)

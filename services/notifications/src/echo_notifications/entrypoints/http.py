@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from echo_contracts.types import LanguageTag
 from echo_runtime.auth import ALL_REGIONS, CurrentPrincipal, Principal, Role
+from echo_runtime.inputs import InputModel
+from echo_runtime.outbound import OutboundRefused
 from echo_runtime.pagination import Page, PageDep
 from echo_runtime.problems import Problem
 from echo_runtime.service import RuntimeDep
@@ -28,14 +30,14 @@ router = APIRouter(prefix="/v1", tags=["notifications"])
 HUB_READERS = (Role.HUB_ADMIN, Role.FACILITATOR)
 
 
-class QuietHoursBody(BaseModel):
+class QuietHoursBody(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     start: time = Field(examples=["22:00"])
     end: time = Field(examples=["07:00"])
 
 
-class PreferencesIn(BaseModel):
+class PreferencesIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     channels: list[ChannelKind] = Field(min_length=1, max_length=3, examples=[["email"]])
@@ -143,6 +145,16 @@ async def replace_preferences(
     runtime: RuntimeDep,
 ) -> PreferencesOut:
     await _authorise(runtime, principal, participant_id, (Role.HUB_ADMIN,))
+    if body.webhook_url is not None:
+        try:
+            await runtime.settings.outbound_policy.check(str(body.webhook_url))
+        except OutboundRefused as refused:
+            raise Problem(
+                422,
+                "Unprocessable Content",
+                f"webhook_url: {refused}",
+                errors=[{"field": "webhook_url", "message": str(refused)}],
+            ) from None
     quiet = body.quiet_hours
     prefs = Preferences(
         participant_id=participant_id,

@@ -108,6 +108,8 @@ materials = sa.Table(
     sa.Column("sha256", sa.String(64), nullable=True),
     sa.Column("storage_key", sa.String(200), nullable=True),
     sa.Column("url", sa.String(2000), nullable=True),
+    #: The name the file was uploaded with (any script), served back on download.
+    sa.Column("filename", sa.String(255), nullable=True),
     sa.Column("added_by", sa.String(64), nullable=False),
     sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("removed", sa.Boolean, nullable=False, server_default=sa.false()),

@@ -214,6 +214,8 @@ class Material:
     storage_key: str | None = None
     #: The address of a link, None for files.
     url: str | None = None
+    #: The file's name as uploaded (no folders), if the browser sent one.
+    filename: str | None = None
     removed: bool = False
     removed_at: datetime | None = None
 
@@ -230,3 +232,16 @@ def storage_key(programme_id: uuid.UUID, material_id: uuid.UUID) -> str:
 def material_id_of_key(key: str) -> uuid.UUID:
     """The material id a storage key ends with."""
     return uuid.UUID(key.rsplit("/", 1)[-1])
+
+
+def upload_name(sent: str | None) -> str | None:
+    """The last path segment of an uploaded file's name, at most 255 characters; None when
+    there is none. Control characters are refused (`InvalidMaterial`)."""
+    if sent is None:
+        return None
+    name = sent.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in name):
+        raise InvalidMaterial(
+            "file: the file name holds control characters; rename the file", field="file"
+        )
+    return name[:255] or None

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from echo_contracts.events import HubRole
 from echo_contracts.types import Code, Email, LanguageTag, Region
 from echo_runtime.auth import CurrentPrincipal, Principal, Role
+from echo_runtime.inputs import InputModel, Line, Version
 from echo_runtime.logging import get_logger
 from echo_runtime.pagination import Page, PageDep
 from echo_runtime.problems import Problem
@@ -58,10 +59,10 @@ AGENDA_EDITORS = (Role.FACILITATOR, Role.HUB_ADMIN)
 WeekOfMonth = Literal[1, 2, 3, 4, -1]
 #: A wall-clock time in the programme's zone (an offset given with it is ignored: the zone rules).
 LocalTime = Annotated[time, AfterValidator(lambda t: t.replace(tzinfo=None, microsecond=0))]
-Title = Annotated[str, Field(min_length=1, max_length=200)]
+Title = Annotated[Line, Field(min_length=1, max_length=200)]
 
 
-class _In(BaseModel):
+class _In(InputModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -645,7 +646,7 @@ async def get_template(
     template_id: uuid.UUID,
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[Version | None, Query()] = None,
 ) -> TemplateOut:
     if not principal.has_any([Role.NETWORK_ADMIN, *READERS]):
         raise Problem(403, "Forbidden", "reading templates needs a hub role")
@@ -660,7 +661,7 @@ class ReplicateIn(_In):
     region: Region
     timezone: str = Field(min_length=1, max_length=64, examples=["Asia/Shanghai"])
     starts_on: date = Field(description="the first session is on the template's weekday from here")
-    version: int | None = Field(default=None, ge=1, description="default: the latest")
+    version: Version | None = Field(default=None, description="default: the latest")
     title: Title | None = None
     language: LanguageTag | None = None
     local_start: LocalTime | None = Field(default=None, description="default: the template's")

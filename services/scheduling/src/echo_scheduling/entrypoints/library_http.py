@@ -26,12 +26,14 @@ from urllib.parse import parse_qsl
 from echo_contracts.events import MaterialKind
 from echo_contracts.types import LanguageTag
 from echo_runtime.auth import CurrentPrincipal, Principal, Role
+from echo_runtime.disposition import content_disposition
+from echo_runtime.inputs import InputModel, Line, check_line
 from echo_runtime.pagination import Page, PageDep
 from echo_runtime.problems import Problem, validation_problem
 from echo_runtime.service import RuntimeDep, ServiceRuntime
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import RedirectResponse, StreamingResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from echo_scheduling.adapters.library_repository import SqlaMaterialRepository
 from echo_scheduling.adapters.repository import SqlaProgrammeRepository
@@ -59,15 +61,8 @@ router = APIRouter(prefix="/v1", tags=["library"])
 LIBRARY_STAFF = (Role.HUB_ADMIN, Role.FACILITATOR, Role.EXPERT)
 
 
-def _printable(value: str) -> str:
-    # PostgreSQL text cannot hold NUL, and no title or address needs control characters.
-    if any(ord(c) < 32 and c not in "\t" for c in value):
-        raise ValueError("must not contain control characters (line breaks, NUL, ...)")
-    return value
-
-
-Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
-Address = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_printable)]
+Title = Annotated[Line, Field(min_length=1, max_length=200)]
+Address = Annotated[Line, Field(min_length=1, max_length=2000)]
 
 
 def library_of(runtime: ServiceRuntime) -> Library:
@@ -132,6 +127,9 @@ class MaterialOut(BaseModel):
     file_type: str | None = Field(description="pdf, pptx, mp4, ... (None for links)")
     sha256: str | None
     url: str | None = Field(description="the address of a link (None for files)")
+    filename: str | None = Field(
+        default=None, description="the name the file was uploaded with (None for links)"
+    )
     added_by: str
     added_at: datetime
     download: str = Field(description="GET it (with your token) for a 307 to a signed URL")
@@ -150,13 +148,14 @@ class MaterialOut(BaseModel):
             file_type=SHORT_NAMES.get(m.content_type or ""),
             sha256=m.sha256,
             url=m.url,
+            filename=m.filename,
             added_by=m.added_by,
             added_at=m.added_at,
             download=f"/v1/materials/{m.id}/download",
         )
 
 
-class LinkIn(BaseModel):
+class LinkIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["link"]
@@ -166,7 +165,7 @@ class LinkIn(BaseModel):
     session_id: uuid.UUID | None = None
 
 
-class FileFieldsIn(BaseModel):
+class FileFieldsIn(InputModel):
     """The text fields of a multipart upload (sent before the `file` part)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -422,7 +421,7 @@ async def search(
     programme = await _programme(runtime, programme_id)
     await check_access(runtime, principal, programme, write=False)
     try:
-        term = _printable(q.strip())
+        term = check_line(q.strip())
     except ValueError as exc:
         raise Problem(
             422,
@@ -509,7 +508,9 @@ async def signed_file(
     headers = {
         "content-length": str(max(0, end - start + 1)),
         "accept-ranges": "bytes",
-        "content-disposition": f'{disposition}; filename="material-{material.id}.{extension}"',
+        "content-disposition": content_disposition(
+            disposition, material.filename or f"material-{material.id}.{extension}"
+        ),
         "cache-control": "private, no-store",
         "x-content-type-options": "nosniff",
     }

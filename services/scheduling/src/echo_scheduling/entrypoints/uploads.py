@@ -79,9 +79,9 @@ class MultipartStream:
         self._value += data[start:end]
 
     def _header_end(self) -> None:
-        self._headers[self._field.decode("latin-1").lower()] = self._value.decode(
-            "utf-8", "replace"
-        )
+        # Kept byte for byte (latin-1 maps each byte to one character): the option parser
+        # works on those bytes, and a file name is then decoded as the UTF-8 browsers send.
+        self._headers[self._field.decode("latin-1").lower()] = self._value.decode("latin-1")
         self._field = self._value = b""
 
     def _headers_done(self) -> None:

@@ -27,6 +27,7 @@ from echo_scheduling.domain.library import (
     check_magic,
     storage_key,
     too_large,
+    upload_name,
 )
 from echo_scheduling.domain.model import Programme, Topic
 from echo_scheduling.service_layer.ports import MaterialStorage
@@ -131,6 +132,7 @@ async def add_file(
         content_type=content_type,
         sha256=stored.sha256,
         storage_key=key,
+        filename=upload_name(cmd.filename),
         added_by=cmd.added_by,
         added_at=library.clock(),
     )
