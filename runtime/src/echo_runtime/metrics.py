@@ -61,7 +61,6 @@ OUTBOX_PUBLISHED = Counter("echo_outbox_published_total", "Outbox rows published
 OUTBOX_PUBLISH_ERRORS = Counter(
     "echo_outbox_publish_errors_total",
     "Relay rounds that failed (no ack, NATS or database down); the rows are published again",
-    ["error"],
 )
 DLQ_MESSAGES = Gauge("echo_dlq_messages", "Dead-letter advisories in the DLQ stream", ["stream"])
 SOURCE_LAG = Gauge(
