@@ -262,7 +262,10 @@ def test_a_service_killed_with_sigkill_is_restarted_and_loses_nothing(
     assert old["role"] == "service" and old["region"] == "ontario,northern-ireland,shanghai"
 
     def programmes() -> int:
-        response = httpx.get(report_url, headers=admin, timeout=10)
+        try:
+            response = httpx.get(report_url, headers=admin, timeout=10)
+        except httpx.TransportError:  # restarting: nobody listens yet
+            return -1
         return int(response.json()["totals"]["programmes"]) if response.status_code == 200 else -1
 
     before = wait_for(lambda: programmes() if programmes() >= 0 else None, timeout=60)

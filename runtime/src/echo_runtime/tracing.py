@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
+from urllib.parse import unquote
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
@@ -85,7 +86,7 @@ def resource_attributes(
     for pair in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", "").split(","):
         key, sep, value = pair.partition("=")
         if sep and key.strip():
-            attributes[key.strip()] = value.strip()
+            attributes[key.strip()] = unquote(value.strip())  # values are %-encoded
     if os.environ.get("OTEL_SERVICE_NAME"):
         attributes["service.name"] = os.environ["OTEL_SERVICE_NAME"]
     return attributes
