@@ -87,6 +87,23 @@ def a_programme_traced_across_the_region(info: dict[str, Any], data: Path) -> li
     return spans
 
 
+def source_lag_is_exported_at_the_superhub_and_in_the_region(info: dict[str, Any]) -> None:
+    """ECHO_NETWORK's source per region at the superhub; the region's source of templates."""
+    wanted = {
+        "superhub/reporting": 'echo_stream_source_lag_messages{region="ontario",'
+        'source="ECHO_ONTARIO",stream="ECHO_NETWORK"}',
+        "ontario/reporting": 'echo_stream_source_lag_messages{region="ontario",'
+        'source="ECHO_SUPERHUB",stream="ECHO_ONTARIO"}',
+    }
+    deadline = time.monotonic() + 30  # the gauges are refreshed every 5 s
+    for where, series in wanted.items():
+        assert httpx.get(info["services"][where] + "/metrics", timeout=5).status_code == 404
+        while series not in (body := httpx.get(info["metrics"][where], timeout=5).text):
+            assert time.monotonic() < deadline, f"{where}: no {series} in\n{body[-2000:]}"
+            time.sleep(0.5)
+        assert 'target_info{deployment_environment="development",echo_regions="ontario"' in body
+
+
 def test_one_region_and_the_superhub_start_print_their_urls_and_stop_on_ctrl_c(
     tmp_path: Path,
 ) -> None:
@@ -142,6 +159,7 @@ def test_one_region_and_the_superhub_start_print_their_urls_and_stop_on_ctrl_c(
         assert sorted(p["pid"] for p in info["processes"]) == sorted(pids)
         trace = a_programme_traced_across_the_region(info, data)
         print(f"{len(trace)} spans in the trace of one programme, each with its region")
+        source_lag_is_exported_at_the_superhub_and_in_the_region(info)
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(90) == 0
