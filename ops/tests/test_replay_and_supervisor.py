@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -50,10 +51,10 @@ def test_replay_against_a_server_without_the_streams_names_each_missing_one(
         "--database",
         f"sqlite+aiosqlite:///{db}",
         "--regions",
-        "ontario,zanzibar",
+        "atlantis,zanzibar",  # the shared test server has other regions' streams
     )
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "ECHO_ONTARIO (region ontario)" in done.stderr
+    assert "ECHO_ATLANTIS (region atlantis)" in done.stderr
     assert "ECHO_ZANZIBAR (region zanzibar)" in done.stderr
     assert "echo-hub streams apply" in done.stderr
     assert not db.exists()
@@ -88,8 +89,9 @@ async def test_replay_of_a_provisioned_server_rebuilds(
             "REPORTING_REGIONS": "ontario",
         },
     )
-    assert done.returncode in (0, 1), done.stderr  # 1: rebuilt from 0 events, said so
-    assert "rebuilt from 0 events" in done.stdout
+    assert done.returncode == 0, done.stderr
+    # the shared test server may hold other tests' events: the count is whatever is there
+    assert re.search(r"rebuilt from \d+ events", done.stdout), done.stdout
     assert db.exists()
 
 
