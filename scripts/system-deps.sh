@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System tools some tests drive as a person would: headless Chromium (dashboard) and poppler
-# (certificate PDFs), and kubectl (renders the kustomize overlays offline). Installed from Debian's packages when missing and we may install them.
+# (certificate PDFs), kubectl (renders the kustomize overlays offline), and Prometheus 2.42 with
+# promtool (the observability test scrapes the platform and checks the shipped alert rules). Installed from Debian's packages when missing and we may install them.
 set -euo pipefail
 # The official AsyncAPI JSON Schemas (npm's @asyncapi/specs, pinned): the contracts test validates
 # the served AsyncAPI document against them. Fetched once, at install time, into .tools/.
@@ -14,6 +15,7 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 command -v kubectl >/dev/null 2>&1 || need+=(kubectl)
+{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need+=(prometheus)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${need[*]} from Debian's packages"

@@ -22,6 +22,8 @@ HERE = Path(__file__).resolve().parent
 NATS_DIR = HERE.parent / "nats"
 SERVICES = ("scheduling", "cases", "attendance", "notifications", "reporting")
 REGIONS = ("ontario", "northern-ireland", "shanghai")
+#: Each service's Prometheus port (`<SVC>_METRICS_PORT`; OpenTelemetry's Prometheus default).
+METRICS_PORT = 9464
 #: What the superhub runs besides NATS: templates and network-wide reports.
 SUPERHUB_SERVICES = ("scheduling", "reporting")
 IMAGE_REGISTRY = "ghcr.io/echo-network"
@@ -202,7 +204,22 @@ def service_objects(service: str) -> list[Doc]:
         {"name": f"{prefix}AUTH_JWKS_URL", "valueFrom": config_env("AUTH_JWKS_URL")},
         {"name": f"{prefix}HOST", "value": "0.0.0.0"},  # noqa: S104 - inside the pod
         {"name": f"{prefix}PORT", "value": "8000"},
+        # Prometheus scrapes this port (annotations below); the API port has no /metrics.
+        {"name": f"{prefix}METRICS_PORT", "value": str(METRICS_PORT)},
+        {"name": f"{prefix}METRICS_HOST", "value": "0.0.0.0"},  # noqa: S104 - inside the pod
         {"name": "OTEL_SERVICE_NAME", "value": name},
+        {
+            "name": "K8S_NAMESPACE_NAME",
+            "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+        },
+        {"name": "K8S_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        # The service adds `echo.regions` (from *_REGIONS) to these on every span and metric.
+        {
+            "name": "OTEL_RESOURCE_ATTRIBUTES",
+            "value": "service.namespace=echo"
+            f",deployment.environment=$({prefix}ENVIRONMENT)"
+            ",k8s.namespace.name=$(K8S_NAMESPACE_NAME),k8s.pod.name=$(K8S_POD_NAME)",
+        },
         {
             "name": "OTEL_EXPORTER_OTLP_ENDPOINT",
             "valueFrom": config_env("OTEL_EXPORTER_OTLP_ENDPOINT"),
@@ -230,7 +247,7 @@ def service_objects(service: str) -> list[Doc]:
                     "labels": labels(name, service),
                     "annotations": {
                         "prometheus.io/scrape": "true",
-                        "prometheus.io/port": "8000",
+                        "prometheus.io/port": str(METRICS_PORT),
                         "prometheus.io/path": "/metrics",
                     },
                 },
@@ -252,7 +269,14 @@ def service_objects(service: str) -> list[Doc]:
                             "name": service,
                             "image": f"{IMAGE_REGISTRY}/{service}:0.1.0",
                             "imagePullPolicy": "IfNotPresent",
-                            "ports": [{"name": "http", "containerPort": 8000, "protocol": "TCP"}],
+                            "ports": [
+                                {"name": "http", "containerPort": 8000, "protocol": "TCP"},
+                                {
+                                    "name": "metrics",
+                                    "containerPort": METRICS_PORT,
+                                    "protocol": "TCP",
+                                },
+                            ],
                             "env": env,
                             "readinessProbe": {
                                 "httpGet": {"path": "/readyz", "port": "http"},
@@ -350,7 +374,18 @@ def service_objects(service: str) -> list[Doc]:
                             }
                         ],
                         "ports": [{"protocol": "TCP", "port": 8000}],
-                    }
+                    },
+                    {
+                        # Prometheus, from a namespace labelled for monitoring: metrics only
+                        "from": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {"echo-network/monitoring": "allowed"}
+                                }
+                            }
+                        ],
+                        "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
+                    },
                 ],
                 "egress": [
                     DNS_EGRESS,

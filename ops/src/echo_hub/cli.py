@@ -122,8 +122,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--data-dir", type=Path, default=Path(".echo-dev"))
 
-    replay = sub.add_parser("replay", help="rebuild a service's read models from the streams")
+    replay = sub.add_parser(
+        "replay",
+        help="rebuild a service's read models from the streams",
+        description="Rebuild a service's read models from the streams. The NATS server, the"
+        " database and the regions come from the flags or from the service's own settings"
+        " (REPORTING_NATS_URL, REPORTING_DATABASE_URL, REPORTING_REGIONS, REPORTING_NATS_USER,"
+        " REPORTING_NATS_PASSWORD, REPORTING_NETWORK_VIEW); nothing is assumed. A server"
+        " without the expected streams is refused.",
+    )
     replay.add_argument("service", choices=["reporting"])
+    replay.add_argument("--nats", help="NATS URL (default: <SERVICE>_NATS_URL)")
+    replay.add_argument("--database", help="database URL (default: <SERVICE>_DATABASE_URL)")
+    replay.add_argument(
+        "--regions", type=_regions, help="regions to replay (default: <SERVICE>_REGIONS)"
+    )
     return parser
 
 
@@ -161,7 +174,21 @@ def main(argv: list[str] | None = None) -> int:
 
         return add_command(args.name, args.region, args.purpose, args.data_dir)
     if args.command == "replay":
-        return subprocess.call([sys.executable, "-m", f"echo_{args.service}", "rebuild"])  # noqa: S603
+        from echo_hub.replay import ReplayTarget, check_streams
+
+        try:
+            target = ReplayTarget.from_args(args, os.environ)
+            asyncio.run(check_streams(target))
+        except ValueError as exc:
+            print(f"echo-hub replay: {exc}", file=sys.stderr)
+            return 2
+        except LookupError as exc:
+            print(f"echo-hub replay: {exc}", file=sys.stderr)
+            return 1
+        return subprocess.call(  # noqa: S603
+            [sys.executable, "-m", f"echo_{args.service}", "rebuild"],
+            env={**os.environ, **target.environment()},
+        )
     if args.command == "dev" and args.topology == "multi-region":
         from echo_hub.multiregion import run_multi_region
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,15 @@ from echo_runtime.natsserver import NatsServer
 from echo_runtime.provision import apply_topology
 from echo_runtime.settings import DEV_SECRET
 
-from echo_hub.processes import port_for, region_links, stop_all, wait_ready
+from echo_hub.processes import (
+    Child,
+    GaveUp,
+    Supervisor,
+    port_for,
+    region_links,
+    stop_all,
+    wait_ready,
+)
 
 SERVICES = ["scheduling", "cases", "attendance", "notifications", "reporting"]
 
@@ -61,15 +70,38 @@ class Platform:
     nats: NatsServer | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
+    #: Each service's Prometheus port (`<SVC>_METRICS_PORT`): metrics are not on the API port.
+    metrics_ports: dict[str, int] = field(default_factory=dict)
+    supervisor: Supervisor = field(default_factory=Supervisor)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
+
+    def metrics_url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.metrics_ports[service]}/metrics"
 
     def start_nats(self) -> None:
         store = self.data_dir / "nats"
         store.mkdir(parents=True, exist_ok=True)
         self.nats = NatsServer(store_dir=store, log_file=self.data_dir / "logs" / "nats.log")
-        self.nats.start()
+        nats_server = self.nats
+
+        def start() -> subprocess.Popen[bytes]:
+            nats_server.start()  # the same port and store: clients reconnect by themselves
+            assert nats_server.process is not None
+            return nats_server.process
+
+        labels = {"service": "nats", "region": ",".join(self.regions), "role": "nats"}
+        self.supervisor.add(Child("nats", labels, start)).launch()
+
+    def supervise(self) -> bool:
+        """Restart what exited (raises `GaveUp`); True when a pid changed."""
+        changed = self.supervisor.check()
+        if changed:
+            for child in self.supervisor.children:
+                if child.labels["role"] == "service" and child.process is not None:
+                    self.processes[child.labels["service"]] = child.process
+        return changed
 
     async def provision(self) -> None:
         assert self.nats is not None
@@ -84,6 +116,7 @@ class Platform:
         for offset, service in enumerate(SERVICES):
             port = port_for(self.base_port + offset if self.base_port else 0)
             self.ports[service] = port
+            self.metrics_ports[service] = port_for(0)
             prefix = service.upper() + "_"
             env = dict(os.environ)
             env.update(
@@ -97,6 +130,7 @@ class Platform:
                     ),
                     f"{prefix}DATA_DIR": str((self.data_dir / service).resolve()),
                     f"{prefix}PUBLIC_URL": f"http://127.0.0.1:{port}",
+                    f"{prefix}METRICS_PORT": str(self.metrics_ports[service]),
                 }
             )
             for name, value in region_links(service, self.url("scheduling")).items():
@@ -104,14 +138,27 @@ class Platform:
             if service == "notifications" and "NOTIFICATIONS_SMTP_HOST" not in os.environ:
                 # No SMTP server on a laptop: demo emails are written as .eml files instead.
                 env["NOTIFICATIONS_MAIL_DROP_DIR"] = str((self.data_dir / "mail").resolve())
-            log = open(self.data_dir / "logs" / f"{service}.log", "ab")  # noqa: SIM115
-            self.processes[service] = subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", f"echo_{service}", "serve", "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,  # Ctrl-C reaches us; we stop them in order
-            )
+            argv = [sys.executable, "-m", f"echo_{service}", "serve", "--port", str(port)]
+            labels = {"service": service, "region": ",".join(self.regions), "role": "service"}
+            child = Child(service, labels, self._starter(service, argv, env))
+            self.supervisor.add(child).launch()
+            assert child.process is not None
+            self.processes[service] = child.process
+
+    def _starter(
+        self, service: str, argv: list[str], env: dict[str, str]
+    ) -> Callable[[], subprocess.Popen[bytes]]:
+        def start() -> subprocess.Popen[bytes]:
+            with open(self.data_dir / "logs" / f"{service}.log", "ab") as log:
+                return subprocess.Popen(  # noqa: S603
+                    argv,
+                    env=env,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,  # Ctrl-C reaches us; we stop them in order
+                )
+
+        return start
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
@@ -197,6 +244,26 @@ def _register_when_known(
         time.sleep(0.2)
 
 
+def write_urls(platform: Platform, token: str) -> None:
+    """`urls.json`: what runs where, each pid labelled; rewritten after every restart."""
+    assert platform.nats is not None
+    info = {
+        "nats": platform.nats.url,
+        **{s: platform.url(s) for s in SERVICES},
+        "metrics": {s: platform.metrics_url(s) for s in SERVICES},
+        "token": token,
+        "pids": {
+            "nats": platform.nats.process.pid if platform.nats.process else None,
+            **{s: p.pid for s, p in platform.processes.items()},
+        },
+        "processes": platform.supervisor.labelled_pids(),
+    }
+    target = platform.data_dir / "urls.json"
+    partial = target.with_suffix(".json.tmp")
+    partial.write_text(json.dumps(info))
+    partial.replace(target)  # readers never see half a file
+
+
 def run_dev(*, regions: list[str], data_dir: Path, seed: bool, fresh: bool, base_port: int) -> int:
     """Start everything, print the URLs and a token, and wait for Ctrl-C."""
     if fresh and data_dir.exists():
@@ -236,27 +303,16 @@ def run_dev(*, regions: list[str], data_dir: Path, seed: bool, fresh: bool, base
             f"{platform.url('reporting')}/v1/reports/regions/{regions[0]}\n"
         )
         sys.stdout.flush()
-        (data_dir / "urls.json").write_text(
-            json.dumps(
-                {
-                    "nats": platform.nats.url,
-                    **{s: platform.url(s) for s in SERVICES},
-                    "token": token,
-                    "pids": {
-                        "nats": platform.nats.process.pid if platform.nats.process else None,
-                        **{s: p.pid for s, p in platform.processes.items()},
-                    },
-                }
-            )
-        )
+        write_urls(platform, token)
         while not stopping["flag"]:
-            for service, proc in platform.processes.items():
-                if proc.poll() is not None:
-                    print(f"{service} stopped unexpectedly ({proc.returncode}); stopping all")
-                    stopping["flag"] = True
+            if platform.supervise():
+                write_urls(platform, token)
             time.sleep(0.3)
         print("stopping ...")
         return 0
+    except GaveUp as exc:
+        print(f"echo-hub dev: {exc}; stopping everything", file=sys.stderr)
+        return 1
     except (RuntimeError, TimeoutError, httpx.HTTPError) as exc:
         print(f"echo-hub dev failed: {exc}", file=sys.stderr)
         return 1

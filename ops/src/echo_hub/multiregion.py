@@ -35,7 +35,15 @@ from echo_runtime.natsserver import free_port, nats_server_binary
 from echo_runtime.provision import apply_topology
 from echo_runtime.settings import DEV_SECRET
 
-from echo_hub.processes import port_for, region_links, stop_all, wait_ready
+from echo_hub.processes import (
+    Child,
+    GaveUp,
+    Supervisor,
+    port_for,
+    region_links,
+    stop_all,
+    wait_ready,
+)
 
 SERVICES = ["scheduling", "cases", "attendance", "notifications", "reporting"]
 #: What the superhub runs (its config has users for these only).
@@ -174,6 +182,30 @@ class MultiRegionPlatform:
     #: `(where, service)` -> process; `where` is a region or `superhub`.
     processes: dict[tuple[str, str], subprocess.Popen[bytes]] = field(default_factory=dict)
     ports: dict[tuple[str, str], int] = field(default_factory=dict)
+    metrics_ports: dict[tuple[str, str], int] = field(default_factory=dict)
+    supervisor: Supervisor = field(default_factory=Supervisor)
+
+    def metrics_url(self, where: str, service: str) -> str:
+        return f"http://127.0.0.1:{self.metrics_ports[(where, service)]}/metrics"
+
+    def supervise(self) -> bool:
+        """Restart what exited (raises `GaveUp`); True when a pid changed."""
+        changed = self.supervisor.check()
+        if changed:
+            for child in self.supervisor.children:
+                if child.labels["role"] == "service" and child.process is not None:
+                    where = child.labels["region"]
+                    self.processes[(where, child.labels["service"])] = child.process
+        return changed
+
+    def _supervise_server(self, server: Server, region: str) -> None:
+        def start() -> subprocess.Popen[bytes]:
+            server.start()
+            assert server.process is not None
+            return server.process
+
+        labels = {"service": server.name, "region": region, "role": "nats"}
+        self.supervisor.add(Child(f"nats {server.name}", labels, start)).launch()
 
     def password(self, *parts: str) -> str:
         return self.passwords[env_name(*parts, "NATS_PASSWORD")]
@@ -228,11 +260,11 @@ class MultiRegionPlatform:
                 {"NATS_HUB_LEAF_URL": leaf_url},
             )
         for hub in self.hubs:
-            hub.start()
+            self._supervise_server(hub, "superhub")
         for hub in self.hubs:
             hub.wait_ready()
-        for leaf in self.leaves.values():
-            leaf.start()
+        for region, leaf in self.leaves.items():
+            self._supervise_server(leaf, region)
         for leaf in self.leaves.values():
             leaf.wait_ready()
 
@@ -266,6 +298,7 @@ class MultiRegionPlatform:
     def _start(self, where: str, service: str, nats_url: str, user: str, password: str) -> None:
         port = port_for(self.base_port + len(self.ports) if self.base_port else 0)
         self.ports[(where, service)] = port
+        self.metrics_ports[(where, service)] = port_for(0)
         prefix = service.upper() + "_"
         home = self.data_dir / where
         home.mkdir(parents=True, exist_ok=True)
@@ -283,6 +316,7 @@ class MultiRegionPlatform:
                 ),
                 f"{prefix}DATA_DIR": str((home / service).resolve()),
                 f"{prefix}PUBLIC_URL": f"http://127.0.0.1:{port}",
+                f"{prefix}METRICS_PORT": str(self.metrics_ports[(where, service)]),
                 # Superhub readers fold each region's network events from ECHO_NETWORK.
                 f"{prefix}NETWORK_VIEW": str(
                     where == "superhub" and service in NETWORK_READERS
@@ -292,14 +326,20 @@ class MultiRegionPlatform:
         if (where, "scheduling") in self.ports:  # started first in every region
             for name, value in region_links(service, self.url(where, "scheduling")).items():
                 env.setdefault(name, value)
-        log = open(self.data_dir / "logs" / f"{where}-{service}.log", "ab")  # noqa: SIM115
-        self.processes[(where, service)] = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", f"echo_{service}", "serve", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
+        log_path = self.data_dir / "logs" / f"{where}-{service}.log"
+        argv = [sys.executable, "-m", f"echo_{service}", "serve", "--port", str(port)]
+
+        def start() -> subprocess.Popen[bytes]:
+            with log_path.open("ab") as log:
+                return subprocess.Popen(  # noqa: S603
+                    argv, env=env, stdout=log, stderr=log, start_new_session=True
+                )
+
+        labels = {"service": service, "region": where, "role": "service"}
+        child = self.supervisor.add(Child(f"{where} {service}", labels, start))
+        child.launch()
+        assert child.process is not None
+        self.processes[(where, service)] = child.process
 
     def start_services(self) -> None:
         assert self.hub is not None
@@ -343,6 +383,30 @@ def _region_deliver(region: str) -> str:
     return deliver_prefix(account_name(region), SUPERHUB_STREAM)
 
 
+def write_urls(platform: MultiRegionPlatform, token: str) -> None:
+    """`urls.json`: what runs where, each pid labelled; rewritten after every restart."""
+    assert platform.hub is not None
+    processes = platform.supervisor.labelled_pids()
+    info = {
+        "superhub_nats": platform.hub.public_url,
+        "leaves": {r: s.public_url for r, s in platform.leaves.items()},
+        "services": {
+            f"{where}/{service}": platform.url(where, service) for where, service in platform.ports
+        },
+        "metrics": {
+            f"{where}/{service}": platform.metrics_url(where, service)
+            for where, service in platform.metrics_ports
+        },
+        "token": token,
+        "pids": [p["pid"] for p in processes],
+        "processes": processes,
+    }
+    target = platform.data_dir / "urls.json"
+    partial = target.with_suffix(".json.tmp")
+    partial.write_text(json.dumps(info))
+    partial.replace(target)
+
+
 def run_multi_region(*, regions: list[str], data_dir: Path, fresh: bool, base_port: int) -> int:
     """Start the superhub, the leaves and every service; print the URLs; wait for Ctrl-C."""
     if fresh and data_dir.exists():
@@ -378,35 +442,16 @@ def run_multi_region(*, regions: list[str], data_dir: Path, fresh: bool, base_po
         print("\nA network-admin development token (12 h):\n")
         print(f"  export TOKEN={token}\n")
         sys.stdout.flush()
-        (data_dir / "urls.json").write_text(
-            json.dumps(
-                {
-                    "superhub_nats": platform.hub.public_url,
-                    "leaves": {r: s.public_url for r, s in platform.leaves.items()},
-                    "services": {
-                        f"{where}/{service}": platform.url(where, service)
-                        for where, service in platform.ports
-                    },
-                    "token": token,
-                    "pids": [
-                        *(
-                            s.process.pid
-                            for s in (*platform.hubs, *platform.leaves.values())
-                            if s.process is not None
-                        ),
-                        *(p.pid for p in platform.processes.values()),
-                    ],
-                }
-            )
-        )
+        write_urls(platform, token)
         while not stopping["flag"]:
-            for (where, service), proc in platform.processes.items():
-                if proc.poll() is not None:
-                    print(f"{where} {service} stopped ({proc.returncode}); stopping all")
-                    stopping["flag"] = True
+            if platform.supervise():
+                write_urls(platform, token)
             time.sleep(0.3)
         print("stopping ...")
         return 0
+    except GaveUp as exc:
+        print(f"echo-hub dev: {exc}; stopping everything", file=sys.stderr)
+        return 1
     except (RuntimeError, TimeoutError, httpx.HTTPError, OSError) as exc:
         print(f"echo-hub dev failed: {exc}", file=sys.stderr)
         return 1

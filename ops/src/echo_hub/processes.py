@@ -1,13 +1,17 @@
-"""Child processes of `echo-hub dev`: pick ports, wait until ready, stop them all."""
+"""Child processes of `echo-hub dev`: pick ports, wait until ready, supervise, stop them all."""
 
 from __future__ import annotations
 
 import signal
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from echo_runtime.natsserver import free_port
@@ -63,3 +67,81 @@ def region_links(service: str, scheduling_url: str) -> dict[str, str]:
         library = scheduling_url + "/v1/programmes/{programme_id}/materials"
         return {"NOTIFICATIONS_LIBRARY_URL": library}
     return {}
+
+
+@dataclass
+class Child:
+    """A process `echo-hub dev` runs and restarts: how to start it and what it is."""
+
+    name: str
+    #: `service`, `region` and `role` (service or nats) as `urls.json` lists them.
+    labels: dict[str, str]
+    start: Callable[[], subprocess.Popen[bytes]]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: deque[float] = field(default_factory=deque)
+    restart_at: float | None = None
+
+    def launch(self) -> None:
+        self.process = self.start()
+        self.restart_at = None
+
+
+class GaveUp(RuntimeError):
+    """A child kept failing: more restarts in the window than the supervisor allows."""
+
+
+@dataclass
+class Supervisor:
+    """Restarts children that exit, with back-off; gives up on one that keeps failing.
+
+    A child that exits is started again after 0.5 s, then 1, 2, 4 ... up to 15 s while it keeps
+    exiting; one line per restart on the console. More than `max_restarts` exits of one child
+    within `window` seconds stop the platform (exit status 1): something is wrong that a
+    restart does not cure.
+    """
+
+    children: list[Child] = field(default_factory=list)
+    max_restarts: int = 5
+    window: float = 60.0
+    say: Callable[[str], None] = print
+
+    def add(self, child: Child) -> Child:
+        self.children.append(child)
+        return child
+
+    def check(self) -> bool:
+        """Restart what is due; True when a child was (re)started (its pid changed)."""
+        now = time.monotonic()
+        changed = False
+        for child in self.children:
+            proc = child.process
+            if proc is None or proc.poll() is None:
+                continue
+            if child.restart_at is None:
+                while child.restarts and now - child.restarts[0] > self.window:
+                    child.restarts.popleft()
+                if len(child.restarts) >= self.max_restarts:
+                    raise GaveUp(
+                        f"{child.name} exited {len(child.restarts) + 1} times within"
+                        f" {self.window:.0f}s (last status {proc.returncode}); giving up"
+                    )
+                child.restarts.append(now)
+                delay = min(0.5 * 2 ** (len(child.restarts) - 1), 15.0)
+                child.restart_at = now + delay
+                self.say(
+                    f"echo-hub dev: {child.name} exited with status {proc.returncode};"
+                    f" restart {len(child.restarts)} of {self.max_restarts} in {delay:.1f}s"
+                )
+                sys.stdout.flush()
+            if child.restart_at is not None and now >= child.restart_at:
+                child.launch()
+                changed = True
+        return changed
+
+    def labelled_pids(self) -> list[dict[str, Any]]:
+        """Every child's pid with its service, region and role (for `urls.json`)."""
+        return [
+            {"pid": c.process.pid, **c.labels}
+            for c in self.children
+            if c.process is not None and c.process.poll() is None
+        ]

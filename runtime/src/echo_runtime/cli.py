@@ -12,6 +12,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from echo_runtime.database import migrate
+from echo_runtime.logging import configure_logging
 from echo_runtime.service import ServiceRuntime
 from echo_runtime.settings import ServiceSettings
 
@@ -49,6 +50,8 @@ def run_service_cli(
         asyncio.run(migrate(runtime.db, runtime.migrations))
         print(f"{settings.service}: database migrated to head")
         return 0
+    # Before uvicorn logs its first line: its lines are JSON through the same formatter.
+    configure_logging(settings.service, settings.regions, settings.log_level)
     common = {
         "host": args.host,
         "port": args.port,

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from echo_runtime.database import Database
 from echo_runtime.logging import get_logger
-from echo_runtime.metrics import EVENTS_HANDLED, HANDLER_LATENCY
+from echo_runtime.metrics import EVENT_AGE, EVENTS_HANDLED, HANDLER_LATENCY
 from echo_runtime.tracing import extract_context
 
 log = get_logger(__name__)
@@ -167,7 +167,8 @@ class EventConsumer:
                 decoded.append((msg, decode(msg.data)))
             except InvalidEvent as exc:
                 log.error("event_rejected_invalid", reason=str(exc)[:300], subject=msg.subject)
-                EVENTS_HANDLED.labels(self.spec.durable, "invalid", "rejected").inc()
+                region = msg.subject.split(".")[1] if msg.subject.count(".") >= 2 else ""
+                EVENTS_HANDLED.labels(self.spec.durable, "invalid", "rejected", region).inc()
                 await msg.term()
         if not decoded:
             return
@@ -196,7 +197,9 @@ class EventConsumer:
             for msg, env in batch:
                 key = str(env.id)
                 if key not in fresh:
-                    EVENTS_HANDLED.labels(self.spec.durable, env.type, "duplicate").inc()
+                    EVENTS_HANDLED.labels(
+                        self.spec.durable, env.type, "duplicate", env.region
+                    ).inc()
                     continue
                 fresh.discard(key)  # a second copy in the same batch is a duplicate
                 todo.append((msg, env, self.handlers.get(type(env.data))))
@@ -210,7 +213,7 @@ class EventConsumer:
                     with self._handling(msg, env, len(run)):
                         await handler.handle(session, run)
                     for one in run:
-                        EVENTS_HANDLED.labels(self.spec.durable, one.type, "applied").inc()
+                        self._handled(one)
                     index += len(run)
                     continue
                 if handler is not None:
@@ -218,8 +221,13 @@ class EventConsumer:
                         # No flush per event: the session autoflushes before a handler's query
                         # and the commit flushes the rest.
                         await handler(session, env)
-                    EVENTS_HANDLED.labels(self.spec.durable, env.type, "applied").inc()
+                    self._handled(env)
                 index += 1
+
+    def _handled(self, env: Envelope[Any]) -> None:
+        EVENTS_HANDLED.labels(self.spec.durable, env.type, "applied", env.region).inc()
+        age = (datetime.now(UTC) - env.time).total_seconds()
+        EVENT_AGE.labels(self.spec.durable, env.region).observe(max(age, 0.0))
 
     @contextlib.contextmanager
     def _handling(self, msg: Msg, env: Envelope[Any], count: int) -> Iterator[None]:
@@ -235,9 +243,13 @@ class EventConsumer:
                     "messaging.consumer.group.name": self.spec.durable,
                     "messaging.message.id": key,
                     "messaging.batch.message_count": count,
+                    # The event's region (the process may serve several).
+                    "echo.region": env.region,
                 },
             ),
-            structlog.contextvars.bound_contextvars(event_id=key, event_type=env.type),
+            structlog.contextvars.bound_contextvars(
+                event_id=key, event_type=env.type, region=env.region
+            ),
         ):
             yield
 
@@ -267,8 +279,14 @@ class EventConsumer:
 
     async def _fail(self, msg: Msg, env: Envelope[Any], exc: Exception) -> None:
         if isinstance(exc, PermanentEventError):
-            log.error("event_rejected", event_id=str(env.id), type=env.type, reason=str(exc)[:300])
-            EVENTS_HANDLED.labels(self.spec.durable, env.type, "rejected").inc()
+            log.error(
+                "event_rejected",
+                event_id=str(env.id),
+                region=env.region,
+                type=env.type,
+                reason=str(exc)[:300],
+            )
+            EVENTS_HANDLED.labels(self.spec.durable, env.type, "rejected", env.region).inc()
             await msg.term()
         else:
             delivered = msg.metadata.num_delivered if msg.metadata else 1
@@ -277,10 +295,11 @@ class EventConsumer:
             log.warning(
                 "event_retry",
                 event_id=str(env.id),
+                region=env.region,
                 type=env.type,
                 error=type(exc).__name__,
                 delivered=delivered,
                 delay=delay,
             )
-            EVENTS_HANDLED.labels(self.spec.durable, env.type, "retried").inc()
+            EVENTS_HANDLED.labels(self.spec.durable, env.type, "retried", env.region).inc()
             await msg.nak(delay=delay)

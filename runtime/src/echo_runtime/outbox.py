@@ -30,8 +30,13 @@ from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, AsyncTransaction
 
 from echo_runtime.database import Database
-from echo_runtime.logging import get_logger
-from echo_runtime.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
+from echo_runtime.logging import bind_event, get_logger
+from echo_runtime.metrics import (
+    OUTBOX_BACKLOG,
+    OUTBOX_OLDEST_AGE,
+    OUTBOX_PUBLISH_ERRORS,
+    OUTBOX_PUBLISHED,
+)
 from echo_runtime.tracing import (
     current_traceparent,
     extract_context,
@@ -53,6 +58,7 @@ class Outbox:
         """Stage events in the same transaction as the state change that caused them."""
         if not envelopes:
             return
+        bind_event(envelopes[0].region, str(envelopes[0].id))
         traceparent = current_traceparent()
         now = datetime.now(UTC)
         await session.execute(
@@ -67,6 +73,7 @@ def outbox_row(
 
     `traceparent`: the trace to continue on the consumers' side (default: the current one).
     """
+    bind_event(envelope.region, str(envelope.id))
     return {
         "event_id": str(envelope.id),
         "subject": subject_for(envelope.region, envelope.data),
@@ -144,6 +151,7 @@ class OutboxRelay:
                 failures = 0
             except Exception as exc:  # NATS down, database restarting: retry with backoff
                 failures += 1
+                OUTBOX_PUBLISH_ERRORS.inc()
                 delay = min(0.2 * 2**failures, 5.0)
                 log.warning("outbox_relay_retry", error=type(exc).__name__, delay=delay)
                 await self._sleep(delay)
@@ -325,6 +333,7 @@ class OutboxRelay:
                     "messaging.system": "nats",
                     "messaging.destination.name": row.subject,
                     "messaging.message.id": row.event_id,
+                    "echo.region": row.subject.split(".")[1],
                 },
             ):
                 inject_headers(headers)
@@ -332,12 +341,26 @@ class OutboxRelay:
         return futures
 
     async def backlog(self) -> int:
-        """How many rows wait to be published."""
+        """How many rows wait to be published (and how old the oldest is, for the gauges)."""
         async with self.db.engine.connect() as conn:
-            count = await conn.scalar(
-                sa.select(sa.func.count())
-                .select_from(self.table)
-                .where(self.table.c.sent_at.is_(None))
-            )
+            count, oldest = (
+                await conn.execute(
+                    sa.select(sa.func.count(), sa.func.min(self.table.c.created_at))
+                    .select_from(self.table)
+                    .where(self.table.c.sent_at.is_(None))
+                )
+            ).one()
         OUTBOX_BACKLOG.set(count or 0)
+        OUTBOX_OLDEST_AGE.set(_age_seconds(oldest))
         return int(count or 0)
+
+
+def _age_seconds(created: datetime | str | None) -> float:
+    """Seconds since `created` (SQLite hands back a naive or textual UTC time); 0 for none."""
+    if created is None:
+        return 0.0
+    if isinstance(created, str):
+        created = datetime.fromisoformat(created)
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return max((datetime.now(UTC) - created).total_seconds(), 0.0)

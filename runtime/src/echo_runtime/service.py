@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -17,16 +18,17 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 import swagger_ui_bundle
-from echo_contracts import Envelope, Event, consumer_for, new_envelope
+from echo_contracts import Envelope, Event, consumer_for, new_envelope, stream_name
 from echo_contracts.export import asyncapi_document
-from echo_contracts.topology import DLQ_STREAM, ConsumerSpec
+from echo_contracts.topology import DLQ_STREAM, NETWORK_STREAM, ConsumerSpec
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from faststream.nats import NatsBroker, NatsUserPassword
 from nats.js import JetStreamContext
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from opentelemetry import trace
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -34,14 +36,25 @@ from echo_runtime.auth import TokenVerifier, refuse_read_only_writes
 from echo_runtime.consumer import EventConsumer, Handler, binding
 from echo_runtime.database import Database, migrate
 from echo_runtime.limits import BodyLimitMiddleware, RateLimitMiddleware, rate_rules
-from echo_runtime.logging import configure_logging, get_logger
-from echo_runtime.metrics import CONSUMER_LAG, DLQ_SIZE, HTTP_REQUESTS
+from echo_runtime.logging import IN_REQUEST, configure_logging, get_logger, unbind_event
+from echo_runtime.metrics import (
+    CONSUMER_ACK_PENDING,
+    CONSUMER_PENDING,
+    DLQ_MESSAGES,
+    HTTP_DURATION,
+    HTTP_REQUESTS,
+    NATS_CONNECTED,
+    SOURCE_ACTIVE,
+    SOURCE_LAG,
+    TARGET_INFO,
+)
 from echo_runtime.outbox import Outbox, OutboxRelay
 from echo_runtime.problems import DomainErrorMap, Problem, install_problem_handlers
 from echo_runtime.settings import Environment, ServiceSettings
-from echo_runtime.tracing import configure_tracing, instrument_engine
+from echo_runtime.tracing import configure_tracing, instrument_engine, resource_attributes
 
 log = get_logger(__name__)
+access_log = get_logger("echo.access")
 
 
 _UNTRACED = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -91,6 +104,7 @@ class ServiceRuntime:
         self.consumer: EventConsumer | None = None
         self._consumer_tasks: list[asyncio.Task[Any]] = []
         self._tasks: list[asyncio.Task[Any]] = []
+        self._metrics_server: Any = None
 
     # ------------------------------------------------------------------ events
 
@@ -135,8 +149,13 @@ class ServiceRuntime:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        configure_logging(self.settings.service, self.settings.regions, self.settings.log_level)
-        provider = configure_tracing(self.settings.service)
+        settings = self.settings
+        configure_logging(settings.service, settings.regions, settings.log_level)
+        provider = configure_tracing(
+            settings.service, regions=settings.regions, environment=settings.environment.value
+        )
+        self._publish_target_info()
+        self._serve_metrics()
         instrument_engine(self.db.engine.sync_engine, provider)
         if self.settings.auto_migrate:
             await migrate(self.db, self.migrations)
@@ -191,26 +210,101 @@ class ServiceRuntime:
             self._tasks.append(asyncio.create_task(job(self), name=getattr(job, "__name__", "job")))
         log.info("service_started", regions=self.settings.regions)
 
-    async def _monitor(self, interval: float = 10.0) -> None:
-        """Keep the consumer-lag, DLQ and outbox gauges fresh for `/metrics`."""
-        spec = self.consumer_spec or (
-            consumer_for(self.settings.service) if self.handlers else None
+    def _publish_target_info(self) -> None:
+        attributes = resource_attributes(
+            self.settings.service,
+            regions=self.settings.regions,
+            environment=self.settings.environment.value,
         )
+        TARGET_INFO.labels(
+            attributes["service.name"],
+            attributes["service.namespace"],
+            attributes["deployment.environment"],
+            attributes.get("echo.regions", ""),
+        ).set(1)
+
+    def _serve_metrics(self) -> None:
+        """Metrics on their own port when `METRICS_PORT` is set (not on the public one)."""
+        port = self.settings.metrics_port
+        if port is None or self._metrics_server is not None:
+            return
+        host = self.settings.metrics_host or self.settings.host
+        try:
+            self._metrics_server, _ = start_http_server(port, addr=host)
+        except OSError as exc:  # e.g. a second `--workers` process: the first one serves it
+            log.warning("metrics_port_unavailable", port=port, error=type(exc).__name__)
+            return
+        log.info("metrics_served", port=port, host=host)
+
+    async def _monitor(self, interval: float = 5.0) -> None:
+        """Keep the consumer, source-lag, DLQ, NATS and outbox gauges fresh for scrapes.
+
+        Each reading is separate: a user without the right to read one stream (a regional
+        hub's service cannot see the DLQ of the superhub) still gets the others.
+        """
         while True:
-            try:
-                if spec is not None:
-                    for region in self.settings.regions:
-                        where = binding(spec, region, network_view=self.settings.network_view)
-                        info = await self.js.consumer_info(where.stream, where.durable)
-                        CONSUMER_LAG.labels(where.durable, where.stream).set(
-                            info.num_pending + info.num_ack_pending
-                        )
-                DLQ_SIZE.set((await self.js.stream_info(DLQ_STREAM)).state.messages)
-                if self.relay is not None:
+            conn = self.broker._connection if self.broker else None
+            NATS_CONNECTED.set(1 if conn is not None and conn.is_connected else 0)
+            for reading in (self._read_consumers, self._read_sources, self._read_dlq):
+                try:
+                    await asyncio.wait_for(reading(), interval)
+                except Exception as exc:  # a gauge must never take the service down
+                    log.debug("monitor_failed", reading=reading.__name__, error=type(exc).__name__)
+            if self.relay is not None:
+                try:
                     await self.relay.backlog()
-            except Exception as exc:  # a gauge must never take the service down
-                log.debug("monitor_failed", error=type(exc).__name__)
+                except Exception as exc:
+                    log.debug("monitor_failed", reading="outbox", error=type(exc).__name__)
             await asyncio.sleep(interval)
+
+    def _spec(self) -> ConsumerSpec | None:
+        if self.consumer_spec is not None:
+            return self.consumer_spec
+        return consumer_for(self.settings.service) if self.handlers else None
+
+    async def _read_consumers(self) -> None:
+        spec = self._spec()
+        if spec is None:
+            return
+        for region in self.settings.regions:
+            where = binding(spec, region, network_view=self.settings.network_view)
+            info = await self.js.consumer_info(where.stream, where.durable)
+            CONSUMER_PENDING.labels(where.durable, where.stream, region).set(info.num_pending)
+            CONSUMER_ACK_PENDING.labels(where.durable, where.stream, region).set(
+                info.num_ack_pending
+            )
+
+    async def _read_sources(self) -> None:
+        """Source lag of the streams this process reads (and ECHO_NETWORK where it may)."""
+        spec = self._spec()
+        streams: dict[str, str | None] = {}
+        for served_region in self.settings.regions:
+            if spec is not None:
+                where = binding(spec, served_region, network_view=self.settings.network_view)
+                streams.setdefault(
+                    where.stream, None if where.stream == NETWORK_STREAM else served_region
+                )
+        streams.setdefault(NETWORK_STREAM, None)
+        served = {stream_name(r): r for r in self.settings.regions}
+        for stream, region in streams.items():
+            try:
+                info = await self.js.stream_info(stream)
+            except Exception as exc:  # not provisioned here, or not ours to read
+                log.debug("stream_unreadable", stream=stream, error=type(exc).__name__)
+                continue
+            for source in info.sources or []:
+                name = source.name or ""
+                # ECHO_NETWORK: one source per region; a region's stream: ECHO_SUPERHUB.
+                label = served.get(name) if region is None else region
+                if label is None:
+                    continue
+                SOURCE_LAG.labels(stream, name, label).set(source.lag or 0)
+                SOURCE_ACTIVE.labels(stream, name, label).set(
+                    (source.active or 0) / 1e9 if (source.active or 0) >= 0 else -1.0
+                )
+
+    async def _read_dlq(self) -> None:
+        DLQ_MESSAGES.labels(DLQ_STREAM).set((await self.js.stream_info(DLQ_STREAM)).state.messages)
 
     async def stop(self) -> None:
         if self.consumer is not None:
@@ -231,6 +325,10 @@ class ServiceRuntime:
         if self.broker is not None:
             await self.broker.stop()
             self.broker = None
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
+            self._metrics_server = None
         await self.db.dispose()
 
     async def ready(self) -> dict[str, str]:
@@ -302,10 +400,13 @@ class ServiceRuntime:
         async def readyz() -> dict[str, str]:
             return await self.ready()
 
-        @app.get("/metrics", tags=["ops"], response_class=Response)
-        async def metrics() -> Response:
-            # Gauges (outbox backlog, lag, DLQ) are refreshed by `_monitor`, not per scrape.
-            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        if self.settings.metrics_port is None:
+            # Development: on the public port. With METRICS_PORT set, only there (issue 15:
+            # the public port answers 404 and metrics never pass an ingress).
+            @app.get("/metrics", tags=["ops"], response_class=Response)
+            async def metrics() -> Response:
+                # Gauges (outbox backlog, lag, DLQ) are refreshed by `_monitor`, not per scrape.
+                return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
         @app.get("/asyncapi.json", tags=["ops"])
         async def asyncapi_json() -> JSONResponse:
@@ -438,7 +539,12 @@ def _local_times(node: Any) -> None:
 
 
 class RequestMetricsMiddleware:
-    """Count requests by method, route template and status."""
+    """Per request: the duration histogram, the request counter and one JSON access-log line.
+
+    The access line carries the route template (never the path: ids in paths are not for
+    logs), status, duration in ms and the trace id of the server span; plus the region and
+    event id when the request staged an event.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -448,18 +554,39 @@ class RequestMetricsMiddleware:
             await self.app(scope, receive, send)
             return
         status = {"code": 500}
+        trace_ids: dict[str, str] = {}
+        started = time.perf_counter()
+        in_request = IN_REQUEST.set(True)
 
         async def send_wrapper(message: Any) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                # Sent from inside the app: the server span is the current one here.
+                ctx = trace.get_current_span().get_span_context()
+                if ctx.is_valid:
+                    trace_ids["trace_id"] = format(ctx.trace_id, "032x")
+                    trace_ids["span_id"] = format(ctx.span_id, "016x")
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            HTTP_REQUESTS.labels(scope["method"], path, str(status["code"])).inc()
+            seconds = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method, code = scope["method"], str(status["code"])
+            HTTP_REQUESTS.labels(method, route, code).inc()
+            HTTP_DURATION.labels(method, route, code).observe(seconds)
+            if scope.get("path") not in _UNTRACED:
+                access_log.info(
+                    "http_request",
+                    method=method,
+                    route=route,
+                    status=status["code"],
+                    duration_ms=round(seconds * 1000, 2),
+                    **trace_ids,
+                )
+            unbind_event()
+            IN_REQUEST.reset(in_request)
 
 
 async def get_runtime(request: Request) -> ServiceRuntime:

@@ -41,6 +41,11 @@ class ServiceSettings(BaseSettings):
     #: Where people reach this service (links in emails and downloads); `echo-hub dev` sets it.
     public_url: str | None = None
     log_level: str = "INFO"
+    #: Serve Prometheus metrics on this port (`<SVC>_METRICS_PORT`, e.g. 9464) and not at
+    #: `/metrics` on the public port; unset, `/metrics` is on the public port (development).
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    #: The address the metrics port binds (default: the same as `host`).
+    metrics_host: str | None = None
     auto_migrate: bool = True
     #: At the superhub: read each region's `network` events from ECHO_NETWORK instead of the
     #: region streams (only services listed in contracts' NETWORK_READERS have such durables).

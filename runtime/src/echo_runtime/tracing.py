@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
+from urllib.parse import unquote
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
@@ -67,8 +68,36 @@ class RecordWhenCollected(Sampler):
         return f"RecordWhenCollected{{{self.sampler.get_description()}}}"
 
 
+def resource_attributes(
+    service: str, *, regions: Sequence[str] = (), environment: str = "development"
+) -> dict[str, str]:
+    """The resource attributes of a service's process: who, which deployment, which regions.
+
+    `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` (set by compose and Kubernetes) win
+    over these defaults, as the OpenTelemetry specification says they should.
+    """
+    attributes = {
+        "service.name": f"echo-{service}",
+        "service.namespace": "echo",
+        "deployment.environment": environment,
+    }
+    if regions:
+        attributes["echo.regions"] = ",".join(regions)
+    for pair in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", "").split(","):
+        key, sep, value = pair.partition("=")
+        if sep and key.strip():
+            attributes[key.strip()] = unquote(value.strip())  # values are %-encoded
+    if os.environ.get("OTEL_SERVICE_NAME"):
+        attributes["service.name"] = os.environ["OTEL_SERVICE_NAME"]
+    return attributes
+
+
 def configure_tracing(
-    service: str, *, extra_processor: SpanProcessor | None = None
+    service: str,
+    *,
+    extra_processor: SpanProcessor | None = None,
+    regions: Sequence[str] = (),
+    environment: str = "development",
 ) -> TracerProvider:
     """Install one tracer provider per process; OTLP when `OTEL_EXPORTER_OTLP_*` is set.
 
@@ -82,7 +111,7 @@ def configure_tracing(
             _sampler(provider).collecting = True
         return provider
     resource = Resource.create(
-        {"service.name": os.environ.get("OTEL_SERVICE_NAME", f"echo-{service}")}
+        resource_attributes(service, regions=regions, environment=environment)
     )
     sampler = RecordWhenCollected(_get_from_env_or_default())
     provider = TracerProvider(resource=resource, sampler=sampler)
