@@ -297,6 +297,7 @@ def service_objects(service: str) -> list[Doc]:
             "metadata": meta(name, service),
             "automountServiceAccountToken": False,
         },
+        *migration_objects(service, deployment),
         deployment,
         {
             "apiVersion": "v1",
@@ -372,6 +373,72 @@ def service_objects(service: str) -> list[Doc]:
                     if service == "notifications"  # SMTP submission and signed webhooks
                     else []
                 ),
+            },
+        },
+    ]
+
+
+def migration_objects(service: str, deployment: Doc) -> list[Doc]:
+    """The service's migration Job (run before its Deployment; the service only checks the schema).
+
+    Upgrade order (deploy/README.md): delete the finished Job, apply it with the new image, wait
+    for it to complete, then roll the Deployment. Concurrent runs are safe (advisory lock).
+    """
+    name = f"echo-{service}-migrate"
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    keep = (
+        "ENVIRONMENT",
+        "REGIONS",
+        "DATABASE_URL",
+        "AUTH_JWKS_URL",
+        "OTEL_SERVICE_NAME",
+        "SSL_CERT_FILE",
+    )
+    env = [e for e in container["env"] if e["name"].endswith(keep)]
+    return [
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": meta(name, service),
+            "spec": {
+                "backoffLimit": 6,
+                "ttlSecondsAfterFinished": 86400,
+                "template": {
+                    "metadata": {"labels": labels(name, service)},
+                    "spec": {
+                        "restartPolicy": "OnFailure",
+                        "serviceAccountName": f"echo-{service}",
+                        "automountServiceAccountToken": False,
+                        "securityContext": POD_SECURITY,
+                        "containers": [
+                            {
+                                "name": "migrate",
+                                "image": container["image"],
+                                "imagePullPolicy": "IfNotPresent",
+                                "command": ["python", "-m", f"echo_{service}", "migrate"],
+                                "env": env,
+                                "resources": {
+                                    "requests": {"cpu": "50m", "memory": "128Mi"},
+                                    "limits": {"cpu": "500m", "memory": "256Mi"},
+                                },
+                                "securityContext": CONTAINER_SECURITY,
+                                "volumeMounts": container["volumeMounts"],
+                            }
+                        ],
+                        "volumes": pod["volumes"],
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": meta(f"{name}-allow", service),
+            "spec": {
+                "podSelector": {"matchLabels": selector(name)},
+                "policyTypes": ["Ingress", "Egress"],
+                "egress": [DNS_EGRESS, {"ports": [{"protocol": "TCP", "port": 5432}]}],
             },
         },
     ]

@@ -132,7 +132,12 @@ def test_overlay_is_valid_against_the_kubernetes_schemas(
     path, objects = rendered[overlay]
     result = validate(path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert len(objects) == (23 if overlay == "superhub" else 41)
+    # a migration Job and its NetworkPolicy per service
+    assert len(objects) == (27 if overlay == "superhub" else 51)
+    jobs = {o["metadata"]["name"] for o in objects if o["kind"] == "Job"}
+    deployments = {o["metadata"]["name"] for o in objects if o["kind"] == "Deployment"}
+    services = {d for d in deployments if d != "echo-nats"}
+    assert {f"{d}-migrate" for d in services} <= jobs
 
 
 def test_the_validator_rejects_an_unknown_field(
@@ -159,16 +164,26 @@ def test_a_region_runs_five_services_its_leaf_and_the_stream_job(
     assert counts["Deployment"] == 5
     assert counts["HorizontalPodAutoscaler"] == 5
     assert counts["PodDisruptionBudget"] == 6
-    assert counts["NetworkPolicy"] == 8  # deny-all + 5 services + NATS + stream Job
+    # deny-all + 5 services + 5 migration Jobs + NATS + stream Job
+    assert counts["NetworkPolicy"] == 13
     assert counts["StatefulSet"] == 1
-    assert counts["Job"] == 1
+    assert counts["Job"] == 6  # the streams and one migration Job per service
     assert counts["Secret"] == 0
     assert {d["metadata"].get("namespace") for d in objects} == {f"echo-{region}"}
     config = next(d for d in objects if d["metadata"]["name"] == "echo-platform")
     assert config["data"]["REGIONS"] == region
     nats = next(d for d in objects if d["kind"] == "StatefulSet")
     assert nats["spec"]["replicas"] == 1
-    job = next(d for d in objects if d["kind"] == "Job")
+    migrations = {
+        d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]
+        for d in objects
+        if d["kind"] == "Job" and d["metadata"]["name"].endswith("-migrate")
+    }
+    for name, container in migrations.items():
+        service = name.removeprefix("echo-").removesuffix("-migrate")
+        assert container["command"] == ["python", "-m", f"echo_{service}", "migrate"]
+        assert f"{service.upper()}_DATABASE_URL" in {e["name"] for e in container["env"]}
+    job = next(d for d in objects if d["metadata"]["name"] == "echo-streams")
     assert job["spec"]["template"]["spec"]["containers"][0]["command"] == [
         "echo-hub",
         "streams",
@@ -219,7 +234,7 @@ def test_every_pod_is_hardened_and_bounded(
 ) -> None:
     _, objects = rendered[overlay]
     specs = pod_specs(objects)
-    assert len(specs) == (4 if overlay == "superhub" else 7)
+    assert len(specs) == (6 if overlay == "superhub" else 12)  # with the migration Jobs
     for name, spec in specs:
         assert spec["automountServiceAccountToken"] is False, name
         assert spec["securityContext"]["runAsNonRoot"] is True, name

@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from echo_runtime.auth import TokenVerifier
 from echo_runtime.consumer import EventConsumer, Handler, binding
-from echo_runtime.database import Database, migrate
+from echo_runtime.database import Database, check_schema, migrate
 from echo_runtime.limits import BodyLimitMiddleware, RateLimitMiddleware, rate_rules
 from echo_runtime.logging import configure_logging, get_logger
 from echo_runtime.metrics import CONSUMER_LAG, DLQ_SIZE, HTTP_REQUESTS
@@ -137,8 +137,10 @@ class ServiceRuntime:
         configure_logging(self.settings.service, self.settings.regions, self.settings.log_level)
         provider = configure_tracing(self.settings.service)
         instrument_engine(self.db.engine.sync_engine, provider)
-        if self.settings.auto_migrate:
+        if self.settings.migrates_at_start:
             await migrate(self.db, self.migrations)
+        else:
+            await check_schema(self.db, self.migrations, self.settings.service)
         if not self.settings.messaging:
             return
         security = (
