@@ -1,4 +1,5 @@
-"""The container tier: every image built and the compose stack run in podman, checked as a user would.
+"""The container tier: every image built and the compose stack run in podman, checked as a user
+would.
 
 Run through `scripts/container-tier` (it installs the engine and writes containers.conf first).
 Steps: the Python base image (the registry's when reachable, else one made from Debian packages
@@ -19,6 +20,7 @@ HTTPS inside builds; default SSL_CERT_FILE).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -351,8 +353,8 @@ class Scenario:
                   "specific_question": "SGLT2 inhibitor or GLP-1 agonist first?"}  # fmt: skip
 
         def submitted() -> httpx.Response | None:
-            answer = self.http.post(self.url("cases", "/v1/cases"), headers=spoke,
-                                    json={"programme_id": programme_id, "fields": fields})  # fmt: skip
+            body = {"programme_id": programme_id, "fields": fields}
+            answer = self.http.post(self.url("cases", "/v1/cases"), headers=spoke, json=body)
             return answer if answer.status_code == 201 else None
 
         answer = wait_for(submitted)
@@ -372,10 +374,8 @@ class Scenario:
 
         ok = bool(wait_for(exact, timeout=timeout))
         seen = {}
-        try:
+        with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
             seen = {key: self.report()[key] for key in self.expected}
-        except (httpx.HTTPError, KeyError, ValueError):
-            pass
         tier.check(f"report numbers exact ({label})", ok, f"expected {self.expected}, saw {seen}")
 
 
@@ -416,7 +416,8 @@ def hardening(tier: Tier, stack: Stack) -> None:
         container = stack.container(service)
         probe = run("podman", "exec", container, "python", "-c",
                     "import os\nuid=os.getuid()\ntry:\n open('/app/probe','w')\n ro='writable'\n"
-                    "except OSError:\n ro='read-only'\ncap=[l.split()[1] for l in open('/proc/self/status')"
+                    "except OSError:\n ro='read-only'\n"
+                    "cap=[l.split()[1] for l in open('/proc/self/status')"
                     " if l.startswith('CapEff')][0]\nprint(uid, ro, cap)",
                     check=False, capture=True).stdout.split()  # fmt: skip
         ok = (
