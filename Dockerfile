@@ -6,7 +6,12 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 ARG SERVICE
 RUN test -n "$SERVICE" || (echo "build with --build-arg SERVICE=<name>" && false)
-RUN pip install --no-cache-dir uv==0.13.9
+# An extra certificate authority for outbound HTTPS (a proxy's), if the builder needs one:
+# `--secret id=ca,src=/path/to/ca-bundle.crt`. A build secret never lands in a layer.
+RUN --mount=type=secret,id=ca,required=false \
+    if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi; \
+    python -m venv /opt/uv && /opt/uv/bin/pip install --no-cache-dir uv==0.13.9
+ENV PATH=/opt/uv/bin:$PATH
 WORKDIR /app
 ENV UV_LINK_MODE=copy UV_COMPILE_BYTECODE=1 UV_PYTHON_DOWNLOADS=never
 COPY pyproject.toml uv.lock ./
@@ -14,7 +19,10 @@ COPY contracts contracts
 COPY runtime runtime
 COPY ops ops
 COPY services services
-RUN uv sync --frozen --no-dev --package "echo-${SERVICE}" --package echo-hub
+# uv's download cache persists between builds (one download for all five images).
+RUN --mount=type=secret,id=ca,required=false --mount=type=cache,target=/root/.cache/uv \
+    if [ -s /run/secrets/ca ]; then export SSL_CERT_FILE=/run/secrets/ca; fi; \
+    uv sync --frozen --no-dev --package "echo-${SERVICE}" --package echo-hub
 
 FROM ${PYTHON_IMAGE}
 ARG SERVICE

@@ -26,6 +26,10 @@ REGIONS = ("ontario", "northern-ireland", "shanghai")
 METRICS_PORT = 9464
 #: What the superhub runs besides NATS: templates and network-wide reports.
 SUPERHUB_SERVICES = ("scheduling", "reporting")
+#: The explicit small-hub option: one region (ontario here) on a single NATS server, R1. Its
+#: risk (deploy/README.md): one node drained or one disk lost stops the region's bus.
+SMALL_HUB = "small-hub"
+SMALL_HUB_REGION = "ontario"
 IMAGE_REGISTRY = "ghcr.io/echo-network"
 #: Each overlay's services are reached at `https://<service>.<overlay>.<PUBLIC_DOMAIN>` (the
 #: ingress hosts; a placeholder the operator replaces, like the JWKS URL).
@@ -321,6 +325,7 @@ def service_objects(service: str) -> list[Doc]:
             "metadata": meta(name, service),
             "automountServiceAccountToken": False,
         },
+        *migration_objects(service, deployment),
         deployment,
         {
             "apiVersion": "v1",
@@ -407,6 +412,72 @@ def service_objects(service: str) -> list[Doc]:
                     if service == "notifications"  # SMTP submission and signed webhooks
                     else []
                 ),
+            },
+        },
+    ]
+
+
+def migration_objects(service: str, deployment: Doc) -> list[Doc]:
+    """The service's migration Job (run before its Deployment; the service only checks the schema).
+
+    Upgrade order (deploy/README.md): delete the finished Job, apply it with the new image, wait
+    for it to complete, then roll the Deployment. Concurrent runs are safe (advisory lock).
+    """
+    name = f"echo-{service}-migrate"
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    keep = (
+        "ENVIRONMENT",
+        "REGIONS",
+        "DATABASE_URL",
+        "AUTH_JWKS_URL",
+        "OTEL_SERVICE_NAME",
+        "SSL_CERT_FILE",
+    )
+    env = [e for e in container["env"] if e["name"].endswith(keep)]
+    return [
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": meta(name, service),
+            "spec": {
+                "backoffLimit": 6,
+                "ttlSecondsAfterFinished": 86400,
+                "template": {
+                    "metadata": {"labels": labels(name, service)},
+                    "spec": {
+                        "restartPolicy": "OnFailure",
+                        "serviceAccountName": f"echo-{service}",
+                        "automountServiceAccountToken": False,
+                        "securityContext": POD_SECURITY,
+                        "containers": [
+                            {
+                                "name": "migrate",
+                                "image": container["image"],
+                                "imagePullPolicy": "IfNotPresent",
+                                "command": ["python", "-m", f"echo_{service}", "migrate"],
+                                "env": env,
+                                "resources": {
+                                    "requests": {"cpu": "50m", "memory": "128Mi"},
+                                    "limits": {"cpu": "500m", "memory": "256Mi"},
+                                },
+                                "securityContext": CONTAINER_SECURITY,
+                                "volumeMounts": container["volumeMounts"],
+                            }
+                        ],
+                        "volumes": pod["volumes"],
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": meta(f"{name}-allow", service),
+            "spec": {
+                "podSelector": {"matchLabels": selector(name)},
+                "policyTypes": ["Ingress", "Egress"],
+                "egress": [DNS_EGRESS, {"ports": [{"protocol": "TCP", "port": 5432}]}],
             },
         },
     ]
@@ -734,10 +805,20 @@ def secret_key(variable: str, overlay: str) -> str:
     return stem
 
 
+def region_of(overlay: str) -> str:
+    """The region an overlay deploys (`small-hub` is ontario on one server)."""
+    return SMALL_HUB_REGION if overlay == SMALL_HUB else overlay
+
+
+def clustered(overlay: str) -> bool:
+    """Three NATS servers (R3 streams): the superhub and every region but the small hub."""
+    return overlay != SMALL_HUB
+
+
 def nats_env_patch(overlay: str, config_text: str) -> Doc:
     """A StatefulSet patch: the overlay's server count, routes or leaf remote, and passwords."""
     env: list[Doc] = []
-    if overlay == "superhub":
+    if clustered(overlay):
         env.append(
             {"name": "NATS_ROUTE_PASSWORD", "valueFrom": secret_env("echo-nats-users", "route")}
         )
@@ -749,17 +830,17 @@ def nats_env_patch(overlay: str, config_text: str) -> Doc:
             }
             for i in range(3)
         ]
-    else:
+    if overlay != "superhub":
         env.append({"name": "NATS_HUB_LEAF_URL", "valueFrom": secret_env("echo-nats-leaf", "url")})
     for variable in password_vars(config_text):
-        key = secret_key(variable, "hub" if overlay == "superhub" else overlay)
+        key = secret_key(variable, "hub" if overlay == "superhub" else region_of(overlay))
         env.append({"name": variable, "valueFrom": secret_env("echo-nats-users", key)})
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
         "metadata": {"name": "echo-nats"},
         "spec": {
-            "replicas": 3 if overlay == "superhub" else 1,
+            "replicas": 3 if clustered(overlay) else 1,
             "template": {"spec": {"containers": [{"name": "nats", "env": env}]}},
         },
     }
@@ -773,9 +854,13 @@ def overlay_kustomization(overlay: str) -> Doc:
         if superhub
         else ["../../base"]
     )
-    regions = ",".join(REGIONS) if superhub else overlay
+    regions = ",".join(REGIONS) if superhub else region_of(overlay)
     platform_patch = [{"op": "replace", "path": "/data/REGIONS", "value": regions}] + [
-        {"op": "replace", "path": f"/data/{public_url_key(s)}", "value": public_url(s, overlay)}
+        {
+            "op": "replace",
+            "path": f"/data/{public_url_key(s)}",
+            "value": public_url(s, region_of(overlay)),
+        }
         for s in PUBLIC_SERVICES
     ]
     patches: list[Doc] = [
@@ -785,6 +870,28 @@ def overlay_kustomization(overlay: str) -> Doc:
             "patch": yaml.safe_dump(platform_patch, sort_keys=False),
         },
     ]
+    if not superhub and clustered(overlay):
+        # a regional three-server cluster: its stream and DLQ with three replicas (R3)
+        patches.append(
+            {
+                "target": {"kind": "Job", "name": "echo-streams"},
+                "patch": yaml.safe_dump(
+                    [
+                        {
+                            "op": "add",
+                            "path": "/spec/template/spec/containers/0/args/-",
+                            "value": "--replicas",
+                        },
+                        {
+                            "op": "add",
+                            "path": "/spec/template/spec/containers/0/args/-",
+                            "value": "3",
+                        },
+                    ],
+                    sort_keys=False,
+                ),
+            }
+        )
     if superhub:
         # The superhub provisions ECHO_SUPERHUB and ECHO_NETWORK, sourcing each region's
         # network subjects across JetStream domains; its reporting folds ECHO_NETWORK.
@@ -830,8 +937,10 @@ def overlay_kustomization(overlay: str) -> Doc:
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
-        "namespace": f"echo-{overlay}",
-        "labels": [{"pairs": {"echo-network/region": overlay}, "includeSelectors": False}],
+        "namespace": f"echo-{region_of(overlay)}",
+        "labels": [
+            {"pairs": {"echo-network/region": region_of(overlay)}, "includeSelectors": False}
+        ],
         "resources": resources,
         "configMapGenerator": [{"name": "echo-nats-config", "files": ["nats.conf"]}],
         "patches": patches,
@@ -875,10 +984,14 @@ def rendered_files() -> dict[Path, str]:
         files[base / "services" / service / "kustomization.yaml"] = dump(
             [kustomization([f"{service}.yaml"])]
         )
-    for overlay in ("superhub", *REGIONS):
-        source = NATS_DIR / (
-            "superhub.prod.conf" if overlay == "superhub" else f"leaf-{overlay}.prod.conf"
-        )
+    for overlay in ("superhub", *REGIONS, SMALL_HUB):
+        if overlay == "superhub":
+            source = NATS_DIR / "superhub.prod.conf"
+        elif clustered(overlay):
+            # deploy/nats/regional_ha.py: the region's leaf as one of three clustered servers
+            source = NATS_DIR / "regional-ha" / f"leaf-{overlay}.prod.conf"
+        else:
+            source = NATS_DIR / f"leaf-{region_of(overlay)}.prod.conf"
         config = source.read_text()
         directory = HERE / "overlays" / overlay
         files[directory / "nats.conf"] = config

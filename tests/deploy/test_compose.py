@@ -33,7 +33,8 @@ def _load() -> dict[str, Any]:
 
 
 def _validate(data: dict[str, Any]) -> PyCompose:
-    return PyCompose.from_yaml(yaml.safe_dump(data))
+    """Validated as Compose reads it with no variable set (`${X:-default}` interpolated)."""
+    return PyCompose.from_yaml(_defaults(yaml.safe_dump(data)))
 
 
 def _defaults(value: str) -> str:
@@ -42,10 +43,10 @@ def _defaults(value: str) -> str:
 
 
 def _published(service: str) -> str:
-    """The host port a service is published on (`8101:8000` -> `8101`)."""
+    """The host port a service is published on by default (`${X:-8101}:8000` -> `8101`)."""
     ports = _load()["services"][service]["ports"]
     assert len(ports) == 1
-    return str(ports[0]).split(":")[0]
+    return _defaults(str(ports[0])).split(":")[0]
 
 
 def _image_user() -> str:
@@ -61,7 +62,8 @@ def test_compose_file_validates_against_the_spec() -> None:
     assert set(SERVICES) <= names
     assert {"nats", "postgres", "streams", "otel-collector", "jaeger"} <= names
     assert "scheduling-library-init" in names
-    assert len(names) == 11
+    assert {f"{s}-migrate" for s in SERVICES} <= names
+    assert len(names) == 16
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -76,7 +78,10 @@ def test_each_service_is_hardened_healthchecked_and_waits_for_its_dependencies(
     assert conditions["postgres"] == "service_healthy"
     assert conditions["nats"] == "service_healthy"
     assert conditions["streams"] == "service_completed_successfully"
+    # the migration one-shot migrates; the service only checks the schema at start
+    assert conditions[f"{service}-migrate"] == "service_completed_successfully"
     env = block["environment"]
+    assert env[f"{service.upper()}_AUTO_MIGRATE"] == "false"
     prefix = service.upper() + "_"
     for key in ("REGIONS", "DATABASE_URL", "NATS_URL"):
         assert prefix + key in env

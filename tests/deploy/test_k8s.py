@@ -115,7 +115,8 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, 
 
 
 def test_there_is_an_overlay_per_region_and_one_for_the_superhub() -> None:
-    assert sorted([*REGIONS, "superhub"]) == OVERLAYS
+    # and the explicit single-server option for a small hub (ontario on one NATS server)
+    assert sorted([*REGIONS, "superhub", "small-hub"]) == OVERLAYS
 
 
 def test_checked_in_manifests_match_the_generator() -> None:
@@ -132,7 +133,12 @@ def test_overlay_is_valid_against_the_kubernetes_schemas(
     path, objects = rendered[overlay]
     result = validate(path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert len(objects) == (23 if overlay == "superhub" else 41)
+    # a migration Job and its NetworkPolicy per service
+    assert len(objects) == (27 if overlay == "superhub" else 51)
+    jobs = {o["metadata"]["name"] for o in objects if o["kind"] == "Job"}
+    deployments = {o["metadata"]["name"] for o in objects if o["kind"] == "Deployment"}
+    services = {d for d in deployments if d != "echo-nats"}
+    assert {f"{d}-migrate" for d in services} <= jobs
 
 
 def test_the_validator_rejects_an_unknown_field(
@@ -159,21 +165,54 @@ def test_a_region_runs_five_services_its_leaf_and_the_stream_job(
     assert counts["Deployment"] == 5
     assert counts["HorizontalPodAutoscaler"] == 5
     assert counts["PodDisruptionBudget"] == 6
-    assert counts["NetworkPolicy"] == 8  # deny-all + 5 services + NATS + stream Job
+    # deny-all + 5 services + 5 migration Jobs + NATS + stream Job
+    assert counts["NetworkPolicy"] == 13
     assert counts["StatefulSet"] == 1
-    assert counts["Job"] == 1
+    assert counts["Job"] == 6  # the streams and one migration Job per service
     assert counts["Secret"] == 0
     assert {d["metadata"].get("namespace") for d in objects} == {f"echo-{region}"}
     config = next(d for d in objects if d["metadata"]["name"] == "echo-platform")
     assert config["data"]["REGIONS"] == region
+    # a region's bus is a three-server JetStream cluster, its streams R3
     nats = next(d for d in objects if d["kind"] == "StatefulSet")
-    assert nats["spec"]["replicas"] == 1
-    job = next(d for d in objects if d["kind"] == "Job")
+    assert nats["spec"]["replicas"] == 3
+    env = {e["name"]: e for e in nats["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert [env[f"NATS_ROUTE_{i}"]["value"].split("@")[1] for i in (1, 2, 3)] == [
+        f"echo-nats-{i}.echo-nats-cluster:6222" for i in range(3)
+    ]
+    config = next(d for d in objects if d["metadata"]["name"].startswith("echo-nats-config"))
+    assert f"name: echo-{region}" in config["data"]["nats.conf"]
+    assert "sync_interval: always" in config["data"]["nats.conf"]
+    streams = next(d for d in objects if d["metadata"]["name"] == "echo-streams")
+    assert streams["spec"]["template"]["spec"]["containers"][0]["args"][-2:] == ["--replicas", "3"]
+    migrations = {
+        d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]
+        for d in objects
+        if d["kind"] == "Job" and d["metadata"]["name"].endswith("-migrate")
+    }
+    for name, container in migrations.items():
+        service = name.removeprefix("echo-").removesuffix("-migrate")
+        assert container["command"] == ["python", "-m", f"echo_{service}", "migrate"]
+        assert f"{service.upper()}_DATABASE_URL" in {e["name"] for e in container["env"]}
+    job = next(d for d in objects if d["metadata"]["name"] == "echo-streams")
     assert job["spec"]["template"]["spec"]["containers"][0]["command"] == [
         "echo-hub",
         "streams",
         "apply",
     ]
+
+
+def test_the_small_hub_option_runs_one_server_and_r1_streams(
+    rendered: dict[str, tuple[Path, list[Doc]]],
+) -> None:
+    _, objects = rendered["small-hub"]
+    nats = next(d for d in objects if d["kind"] == "StatefulSet")
+    assert nats["spec"]["replicas"] == 1
+    assert {d["metadata"].get("namespace") for d in objects} == {"echo-ontario"}
+    config = next(d for d in objects if d["metadata"]["name"].startswith("echo-nats-config"))
+    assert "cluster {" not in config["data"]["nats.conf"]
+    streams = next(d for d in objects if d["metadata"]["name"] == "echo-streams")
+    assert "--replicas" not in streams["spec"]["template"]["spec"]["containers"][0]["args"]
 
 
 def test_the_superhub_runs_a_three_server_cluster(
@@ -219,7 +258,7 @@ def test_every_pod_is_hardened_and_bounded(
 ) -> None:
     _, objects = rendered[overlay]
     specs = pod_specs(objects)
-    assert len(specs) == (4 if overlay == "superhub" else 7)
+    assert len(specs) == (6 if overlay == "superhub" else 12)  # with the migration Jobs
     for name, spec in specs:
         assert spec["automountServiceAccountToken"] is False, name
         assert spec["securityContext"]["runAsNonRoot"] is True, name
@@ -400,7 +439,8 @@ def test_the_library_is_in_s3_with_bucket_and_credentials_from_a_secret(
     assert not any("value" in e for n, e in env.items() if "SECRET" in n or "KEY" in n)
     assert "SCHEDULING_LIBRARY_SIGNING_SECRET" not in env
     config = _platform(objects)
-    assert config["SCHEDULING_PUBLIC_URL"] == f"https://scheduling.{overlay}.echo.example.org"
+    region = "ontario" if overlay == "small-hub" else overlay
+    assert config["SCHEDULING_PUBLIC_URL"] == f"https://scheduling.{region}.echo.example.org"
     # the bucket is reached over HTTPS: the scheduling pods may open 443 (deny-all otherwise)
     policy = next(d for d in objects if d["metadata"]["name"] == "echo-scheduling-allow")["spec"]
     assert "Egress" in policy["policyTypes"]

@@ -6,12 +6,13 @@ import argparse
 import asyncio
 import importlib
 import os
+import sys
 from collections.abc import Callable
 
 import uvicorn
 from starlette.types import ASGIApp
 
-from echo_runtime.database import migrate
+from echo_runtime.database import SchemaMismatch, check_schema, migrate
 from echo_runtime.logging import configure_logging
 from echo_runtime.service import ServiceRuntime
 from echo_runtime.settings import ServiceSettings
@@ -47,11 +48,26 @@ def run_service_cli(
         parser.error("--workers must be at least 1")
     runtime = build(settings)
     if args.command == "migrate":
-        asyncio.run(migrate(runtime.db, runtime.migrations))
-        print(f"{settings.service}: database migrated to head")
+        before, after = asyncio.run(_migrate_once(runtime))
+        if before == after:
+            print(
+                f"{settings.service}: the database is already at {', '.join(after)}; nothing to do"
+            )
+        else:
+            print(
+                f"{settings.service}: migrated the database from"
+                f" {', '.join(before) or 'no schema'} to {', '.join(after)}"
+            )
         return 0
     # Before uvicorn logs its first line: its lines are JSON through the same formatter.
     configure_logging(settings.service, settings.regions, settings.log_level)
+    if not settings.migrates_at_start:
+        # Production: the migration Job / one-shot migrates; refuse a schema not at our head.
+        try:
+            asyncio.run(_check_once(runtime, settings.service))
+        except SchemaMismatch as exc:
+            print(f"refusing to start: {exc}", file=sys.stderr)
+            return 1
     common = {
         "host": args.host,
         "port": args.port,
@@ -62,7 +78,7 @@ def run_service_cli(
     if args.workers == 1:
         uvicorn.run(runtime.asgi(), **common)
         return 0
-    if settings.auto_migrate:
+    if settings.migrates_at_start:
         # Once, before the workers start: concurrent upgrades of one database would collide.
         asyncio.run(migrate(runtime.db, runtime.migrations))
         prefix = str(settings_cls.model_config.get("env_prefix", ""))
@@ -75,6 +91,20 @@ def run_service_cli(
         **common,
     )
     return 0
+
+
+async def _migrate_once(runtime: ServiceRuntime) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    try:
+        return await migrate(runtime.db, runtime.migrations)
+    finally:
+        await runtime.db.dispose()
+
+
+async def _check_once(runtime: ServiceRuntime, service: str) -> None:
+    try:
+        await check_schema(runtime.db, runtime.migrations, service)
+    finally:
+        await runtime.db.dispose()
 
 
 def asgi_from_environment() -> ASGIApp:

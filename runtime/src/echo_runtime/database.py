@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import fcntl
+import zlib
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -112,17 +116,112 @@ class Database:
         await self.engine.dispose()
 
 
-def _upgrade(connection: Connection, config: Config, revision: str) -> None:
+class SchemaMismatch(RuntimeError):
+    """The database is not at the revision this code was built for: the service refuses to start."""
+
+
+def _heads(connection: Connection) -> tuple[str, ...]:
+    return tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
+
+
+def _upgrade(connection: Connection, config: Config, revision: str) -> tuple[str, ...]:
+    """Upgrade; return the revisions the database was at before (empty: no schema)."""
+    before = _heads(connection)
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
+    return before
 
 
-async def migrate(database: Database, script_location: Path, revision: str = "head") -> None:
-    """Run a service's Alembic migrations to `revision` on its database."""
+def _config(script_location: Path) -> Config:
     config = Config()
     config.set_main_option("script_location", str(script_location))
-    async with database.engine.begin() as conn:
-        await conn.run_sync(_upgrade, config, revision)
+    return config
+
+
+def _lock_key(script_location: Path) -> int:
+    """One advisory lock key per service (its migrations directory's name, e.g. `migrations`
+    under services/cases): a signed 32-bit int, stable across processes and versions."""
+    return zlib.crc32(f"echo-migrate:{script_location.resolve().parent.name}".encode()) - 2**31
+
+
+@contextmanager
+def _sqlite_file_lock(url: str) -> Iterator[None]:
+    """An exclusive lock on `<database>.migrate.lock` next to the SQLite file."""
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        yield
+        return
+    path = Path(database).with_name(Path(database).name + ".migrate.lock")
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+async def migrate(
+    database: Database, script_location: Path, revision: str = "head"
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Run a service's Alembic migrations to `revision` on its database, one process at a time.
+
+    PostgreSQL: a transaction-scoped advisory lock (`pg_advisory_xact_lock`) held for the whole
+    upgrade; SQLite: an exclusive file lock. A process that waited finds the schema at head and
+    changes nothing, so any number of replicas or Jobs may start at once. Returns the revisions
+    before and after (equal when there was nothing to do).
+    """
+    config = _config(script_location)
+    if database.is_postgres:
+        async with database.engine.begin() as conn:
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(script_location)}
+            )
+            before = await conn.run_sync(_upgrade, config, revision)
+            after = await conn.run_sync(_heads)
+        return before, after
+    with _sqlite_file_lock(database.url):
+        async with database.engine.begin() as conn:
+            before = await conn.run_sync(_upgrade, config, revision)
+            after = await conn.run_sync(_heads)
+    return before, after
+
+
+def _revisions(
+    connection: Connection, script_location: Path
+) -> tuple[set[str], set[str], set[str]]:
+    script = ScriptDirectory.from_config(_config(script_location))
+    current = set(MigrationContext.configure(connection).get_current_heads())
+    known = {rev.revision for rev in script.walk_revisions()}
+    return current, set(script.get_heads()), known
+
+
+async def check_schema(database: Database, script_location: Path, service: str) -> None:
+    """Refuse (SchemaMismatch) unless the database is exactly at this code's head revision."""
+    async with database.engine.connect() as conn:
+        current, heads, known = await conn.run_sync(_revisions, script_location)
+    if current == heads:
+        return
+    migrate_hint = (
+        f"run `python -m echo_{service} migrate` first (in Kubernetes the {service}-migrate Job,"
+        f" in compose the {service}-migrate service), then start the service again"
+    )
+    if not current:
+        raise SchemaMismatch(
+            f"{service}: the database has no schema (head is {', '.join(sorted(heads))});"
+            f" {migrate_hint}"
+        )
+    unknown = current - known
+    if unknown:
+        raise SchemaMismatch(
+            f"{service}: the database is at revision {', '.join(sorted(unknown))}, newer than"
+            f" this version knows (head {', '.join(sorted(heads))}): it was migrated by a newer"
+            " release; deploy that release, or downgrade the schema with the newer release's"
+            " migrate command before rolling back (deploy/README.md, upgrade and rollback)"
+        )
+    raise SchemaMismatch(
+        f"{service}: the database is at revision {', '.join(sorted(current))}, behind this"
+        f" version's head {', '.join(sorted(heads))}; {migrate_hint}"
+    )
 
 
 def run_alembic_env(target_metadata: Any) -> None:

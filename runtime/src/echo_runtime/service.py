@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from echo_runtime.auth import TokenVerifier, refuse_read_only_writes
 from echo_runtime.consumer import EventConsumer, Handler, binding
-from echo_runtime.database import Database, migrate
+from echo_runtime.database import Database, check_schema, migrate
 from echo_runtime.limits import BodyLimitMiddleware, RateLimitMiddleware, rate_rules
 from echo_runtime.logging import IN_REQUEST, configure_logging, get_logger, unbind_event
 from echo_runtime.metrics import (
@@ -157,8 +157,10 @@ class ServiceRuntime:
         self._publish_target_info()
         self._serve_metrics()
         instrument_engine(self.db.engine.sync_engine, provider)
-        if self.settings.auto_migrate:
+        if self.settings.migrates_at_start:
             await migrate(self.db, self.migrations)
+        else:
+            await check_schema(self.db, self.migrations, self.settings.service)
         if not self.settings.messaging:
             return
         security = (

@@ -46,7 +46,10 @@ class ServiceSettings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     #: The address the metrics port binds (default: the same as `host`).
     metrics_host: str | None = None
-    auto_migrate: bool = True
+    #: Migrate the database when the service starts. Unset: yes in development and test, no in
+    #: production, where the migration Job / one-shot migrates and the service only checks that
+    #: the schema is exactly at its head revision (it refuses to start otherwise).
+    auto_migrate: bool | None = None
     #: At the superhub: read each region's `network` events from ECHO_NETWORK instead of the
     #: region streams (only services listed in contracts' NETWORK_READERS have such durables).
     network_view: bool = False
@@ -80,6 +83,12 @@ class ServiceSettings(BaseSettings):
     #: Video webhooks per minute per sending IP; high, since a provider sends a burst of joins
     #: when a large session starts. 0 turns the limit off.
     webhook_rate_limit_per_minute: int = Field(default=6000, ge=0)
+
+    @property
+    def migrates_at_start(self) -> bool:
+        if self.auto_migrate is None:
+            return self.environment != Environment.PRODUCTION
+        return self.auto_migrate
 
     @field_validator("regions", mode="before")
     @classmethod
