@@ -56,6 +56,7 @@ class ConsoleRuntime(ServiceRuntime):
                 settings.oidc_client_id,
                 settings.oidc_client_secret,
                 settings.oidc_scopes,
+                ca_bundle=settings.oidc_ca_bundle,
             )
             if settings.oidc_issuer and settings.oidc_client_id
             else None

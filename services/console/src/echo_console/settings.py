@@ -31,6 +31,8 @@ class ConsoleSettings(ServiceSettings):
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
     oidc_scopes: str = "openid profile"
+    #: A CA bundle to trust for the provider (a hub's private CA); the system's otherwise.
+    oidc_ca_bundle: str | None = None
     #: Claim names in the identity provider's tokens.
     oidc_roles_claim: str = "roles"
     oidc_regions_claim: str = "regions"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -52,12 +53,15 @@ class OidcClient:
         client_secret: str | None,
         scopes: str,
         transport: httpx.AsyncBaseTransport | None = None,
+        ca_bundle: str | None = None,
     ) -> None:
         self.issuer = issuer.rstrip("/")
         self.client_id = client_id
         self.client_secret = client_secret
         self.scopes = scopes
-        self.http = httpx.AsyncClient(timeout=10, transport=transport)
+        self.http = httpx.AsyncClient(
+            timeout=10, transport=transport, verify=ssl.create_default_context(cafile=ca_bundle)
+        )
         self._config: dict[str, Any] | None = None
         self._keys: jwt.PyJWKSet | None = None
 
