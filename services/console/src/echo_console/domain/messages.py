@@ -60,6 +60,7 @@ EN: dict[str, str] = {
     "error.other": "Something went wrong",
     "error.other.help": "The service could not complete this.",
     "error.service_said": "The service said:",
+    "error.why": "Why:",
     "error.status": "HTTP status {status}",
     "error.back": "Back to the programmes",
     "error.csrf": "This form is stale or did not come from this console. Reload the page"
@@ -273,6 +274,7 @@ FR: dict[str, str] = {
     "error.422": "Certaines réponses sont à corriger",
     "error.422.help": "Le service explique ce qui ne va pas ci-dessous.",
     "error.service_said": "Le service a répondu :",
+    "error.why": "Pourquoi :",
     "error.status": "Statut HTTP {status}",
     "error.back": "Retour aux programmes",
     "refused.reviewers_only": "La file d'examen est réservée à l'équipe du hub.",
@@ -345,6 +347,7 @@ ZH: dict[str, str] = {
     "error.422.help": "服务在下方说明了问题所在。",
     "error.502": "某个服务没有响应",
     "error.service_said": "服务返回：",
+    "error.why": "原因：",
     "error.status": "HTTP 状态 {status}",
     "error.back": "返回项目列表",
     "error.csrf": "此表单已过期或并非来自本控制台。请刷新页面后重新提交。",

@@ -195,7 +195,9 @@ ERROR_KEYS = {
 }
 
 
-def error_page(page: Page, status: int, detail: str, key: str | None = None) -> HTMLResponse:
+def error_page(
+    page: Page, status: int, detail: str, key: str | None = None, *, by_service: bool = False
+) -> HTMLResponse:
     heading = page.t(key or ERROR_KEYS.get(status, "error.other"))
     return page.render(
         "error.html",
@@ -204,6 +206,7 @@ def error_page(page: Page, status: int, detail: str, key: str | None = None) -> 
         explanation=page.t(f"{key or ERROR_KEYS.get(status, 'error.other')}.help"),
         detail=detail,
         status=status,
+        by_service=by_service,
     )
 
 
@@ -214,7 +217,7 @@ def install_error_pages(app: Any) -> None:
         if exc.status == 401:  # the token expired or was revoked: sign in again
             page.console.store.close(request.cookies.get(SESSION_COOKIE))
             return RedirectResponse("/sign-in?expired=1", status_code=303)
-        return error_page(page, exc.status, exc.detail)
+        return error_page(page, exc.status, exc.detail, by_service=True)
 
     async def on_not_signed_in(request: Request, exc: Exception) -> Response:
         target = request.url.path
