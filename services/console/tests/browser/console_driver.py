@@ -48,6 +48,11 @@ class Visitor:
         self.page.click(f'button[data-who="{who}"]')
         self.page.wait_for_url(re.compile(r"/programmes"))
 
+    def submit(self, selector: str) -> None:
+        """Click what submits a form or follows a link, and wait for the page it leads to."""
+        with self.page.expect_navigation():
+            self.page.click(selector)
+
     def check(self, name: str) -> None:
         """Screenshot the page and run axe-core in it (evaluated by the browser, CSP intact)."""
         self.shots += 1
@@ -68,7 +73,7 @@ class Visitor:
         while True:
             self.go(path)
             if click:
-                self.page.click(click)
+                self.submit(click)
             if self.page.locator(ready).count() > 0:
                 return self.page
             if time.monotonic() > deadline:

@@ -132,15 +132,14 @@ def _run(
     page.fill("#local_start", start.strftime("%H:%M"))
     page.fill("#session_count", "20")
     page.fill("#curriculum", "Screening\nTreatment\nFollow-up")
-    page.click('button[value="preview"]')
+    v.submit('button[value="preview"]')
     rows = page.locator("table.preview tbody tr")
     assert rows.count() == 20
     if zone == "Europe/London":  # the spring change to BST is inside 20 weeks from December
         assert page.locator("tr.dst").count() > 0
         assert "UTC+01:00" in page.inner_text("table.preview")
     v.check("programme-wizard-preview")
-    page.click('button[value="create"]')
-    page.wait_for_url(re.compile(r"/programmes/[0-9a-f-]{36}\?created=1"))
+    v.submit('button[value="create"]')
     programme_id = re.search(r"/programmes/([0-9a-f-]{36})", page.url).group(1)  # type: ignore[union-attr]
     v.check("programme-calendar")
     sessions = [
@@ -154,7 +153,7 @@ def _run(
     v.go(f"/sessions/{today}")
     page.fill("#didactic_topic", "Screening")
     page.fill("#presenter_name", "Dr. Lee")
-    page.click("#agenda-h ~ form button[type=submit]")
+    v.submit("#agenda-h ~ form button[type=submit]")
     page.wait_for_url(re.compile(r"saved=agenda"))
     assert page.locator(".notice").count() == 1
     assert "Dr. Lee" in page.inner_text(".run-sheet")
@@ -177,7 +176,7 @@ def _run(
         page.fill("#relevant_history", "Chronic hepatitis C, genotype 1, compensated cirrhosis.")
         page.fill("#what_was_tried", "No treatment so far.")
         page.fill("#specific_question", "Which regimen and for how long?")
-        page.click("form.stack button[type=submit]")
+        v.submit("form.stack button[type=submit]")
 
     deadline = time.monotonic() + 60
     while True:  # cases learns the programme and the registration from events
@@ -193,7 +192,7 @@ def _run(
     assert page.get_attribute("#presenting_question", "aria-invalid") == "true"
     v.check("case-phi-finding")
     page.fill("#presenting_question", words["clean"])
-    page.click("form.stack button[type=submit]")
+    v.submit("form.stack button[type=submit]")
     page.wait_for_url(re.compile(r"/cases/[0-9a-f-]{36}\?submitted=1"))
     case_path = page.url.split("?")[0].removeprefix(platform["console"])
     v.check("case-submitted")
@@ -202,19 +201,19 @@ def _run(
     v.sign_in(f"{region}:facilitator")
     v.until("/review", f'a[href="{case_path}"]')
     v.check("review-queue")
-    page.click(f'a[href="{case_path}"]')
-    page.click(f'form[action="{case_path}/approve"] button')
+    v.submit(f'a[href="{case_path}"]')
+    v.submit(f'form[action="{case_path}/approve"] button')
     v.check("case-approved")
     # Scheduling puts an approved case in the next session; today's has already begun, so the
     # facilitator moves it there to discuss it now.
     v.until(f"/sessions/{next_week}", "ol.slots")
     page.select_option("#slot1", "")
-    page.click("#agenda-h ~ form button[type=submit]")
+    v.submit("#agenda-h ~ form button[type=submit]")
     page.wait_for_url(re.compile(r"saved=agenda"))
     v.go(f"/sessions/{today}")
     case_id = case_path.rsplit("/", 1)[1]
     page.select_option("#slot1", case_id)
-    page.click("#agenda-h ~ form button[type=submit]")
+    v.submit("#agenda-h ~ form button[type=submit]")
     page.wait_for_url(re.compile(r"saved=agenda"))
     assert page.locator(".notice").count() == 1, page.inner_text("main")[:800]
     v.check("run-sheet")
@@ -222,7 +221,7 @@ def _run(
     while True:
         v.until(case_path, f'form[action="{case_path}/recommendations"]')
         page.fill("#text", words["advice"])
-        page.click(f'form[action="{case_path}/recommendations"] button')
+        v.submit(f'form[action="{case_path}/recommendations"] button')
         if page.locator(".recommendation").count() or time.monotonic() > deadline:
             break
         time.sleep(0.5)  # cases has not yet learned that the case moved to today's session
@@ -233,7 +232,7 @@ def _run(
     v.sign_in(f"{region}:spoke0")
     v.until("/me/cases", f'a[href="{case_path}"]')
     v.check("my-cases")
-    page.click(f'a[href="{case_path}"]')
+    v.submit(f'a[href="{case_path}"]')
     assert words["advice"] in page.inner_text(".recommendation")
     v.check("spoke-reads-recommendations")
     v.sign_in(f"{region}:spoke1")  # another spoke of the same programme
@@ -267,11 +266,11 @@ def _run(
     )
     page.select_option("#participant_id", str(demo_person_id(region, "0")))
     page.fill("#attended_minutes", "85")
-    page.click('form[action$="/attendance"] button')  # no reason: refused, nothing written
+    v.submit('form[action$="/attendance"] button')  # no reason: refused, nothing written
     assert page.get_attribute("#reason", "aria-invalid") == "true"
     v.check("attendance-reason-required")
     page.fill("#reason", words["reason"])
-    page.click('form[action$="/attendance"] button')
+    v.submit('form[action$="/attendance"] button')
     assert page.locator("tr.adjusted").count() == 1, page.inner_text("main")[:800]
     assert words["reason"] in page.inner_text("main")
     v.check("attendance-adjusted")

@@ -211,13 +211,17 @@ async def programme_page(
 @router.post("/programmes/{programme_id}/register")
 async def register(page: PageDep, programme_id: uuid.UUID) -> Response:
     await page.form()
-    await page.api.send(
-        "POST",
-        "attendance",
-        f"/v1/programmes/{programme_id}/registrations",
-        page.token,
-        {"participant_id": page.person.subject},
-    )
+    try:
+        await page.api.send(
+            "POST",
+            "attendance",
+            f"/v1/programmes/{programme_id}/registrations",
+            page.token,
+            {"participant_id": page.person.subject},
+        )
+    except ApiError as exc:
+        if exc.status != 409:  # 409: registered already, which is what the person wants
+            raise
     return page.redirect(f"/programmes/{programme_id}?registered=1")
 
 
