@@ -126,6 +126,10 @@ def _run(
     v.check("programmes")
     v.go("/programmes/new")
     page.fill("#title", words["title"])
+    page.fill("#timezone", "Mars/Olympus")
+    v.submit('button[value="preview"]')  # a zone that does not exist: named on its field
+    assert page.get_attribute("#timezone", "aria-invalid") == "true"
+    assert page.locator("#timezone-error").count() == 1
     page.select_option("#region", region)
     page.fill("#timezone", zone)
     page.fill("#starts_on", start.date().isoformat())
@@ -158,6 +162,17 @@ def _run(
     assert page.locator(".notice").count() == 1
     assert "Dr. Lee" in page.inner_text(".run-sheet")
     v.check("session-agenda")
+    v.go(f"/programmes/{programme_id}/library")
+    page.fill("#m-title", "Screening slides")
+    page.select_option("#m-kind", "document")
+    page.set_input_files(
+        "#m-file",
+        files=[{"name": "screening.txt", "mimeType": "text/plain", "buffer": b"HCV screening\n"}],
+    )
+    v.submit('form[action$="/library"] button')
+    assert page.locator(".notice").count() == 1, page.inner_text("main")[:800]
+    assert "Screening slides" in page.inner_text("main table")
+    v.check("library")
 
     # ---------------------------------------------------------------- the spoke
     v.sign_in(f"{region}:spoke0")
@@ -202,6 +217,9 @@ def _run(
     v.until("/review", f'a[href="{case_path}"]')
     v.check("review-queue")
     v.submit(f'a[href="{case_path}"]')
+    v.submit(f'form[action="{case_path}/reject"] button')  # no reason: refused, not returned
+    assert page.get_attribute("#reason", "aria-invalid") == "true"
+    assert page.locator(".status-submitted").count() == 1
     v.submit(f'form[action="{case_path}/approve"] button')
     v.check("case-approved")
     # Scheduling puts an approved case in the next session; today's has already begun, so the

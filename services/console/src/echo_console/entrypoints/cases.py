@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
 from echo_console.adapters.platform_api import ApiError
+from echo_console.domain.recurrence import zone_of
 from echo_console.entrypoints.programmes import programme_of, programmes_of
 from echo_console.entrypoints.web import Page, PageDep, Refused
 
@@ -124,21 +126,32 @@ async def my_cases(page: PageDep) -> Response:
     return page.render("review.html", cases=mine, mine=True)
 
 
-@router.get("/cases/{case_id}")
-async def case_page(page: PageDep, case_id: uuid.UUID, submitted: int = 0) -> Response:
+async def _case_page(
+    page: Page, case_id: uuid.UUID, status_code: int = 200, **extra: Any
+) -> Response:
+    """A case with its template's labels, its times in the programme's own time zone."""
     case = await page.api.get("cases", f"/v1/cases/{case_id}", page.token)
     listed = await page.api.get(
         "cases", "/v1/case-templates", page.token, {"programme_id": case["programme_id"]}
     )
-    labels = {f["name"]: f["label"] for t in listed["items"] for f in t["fields"]}
+    try:
+        zone = zone_of((await programme_of(page, case["programme_id"]))["timezone"])
+    except ApiError:
+        zone = zone_of("UTC")  # the programme is not readable here: show UTC, say so by name
+    for entry in case.get("recommendation_history") or []:
+        entry["issued_at"] = datetime.fromisoformat(entry["issued_at"]).astimezone(zone)
     return page.render(
         "case.html",
+        status_code=status_code,
         case=case,
-        labels=labels,
-        submitted=bool(submitted),
-        errors={},
-        problem=None,
+        labels={f["name"]: f["label"] for t in listed["items"] for f in t["fields"]},
+        **{"submitted": False, "errors": {}, "problem": None, **extra},
     )
+
+
+@router.get("/cases/{case_id}")
+async def case_page(page: PageDep, case_id: uuid.UUID, submitted: int = 0) -> Response:
+    return await _case_page(page, case_id, submitted=bool(submitted))
 
 
 async def _decide(page: Page, case_id: uuid.UUID, action: str, body: Any) -> Response:
@@ -147,15 +160,8 @@ async def _decide(page: Page, case_id: uuid.UUID, action: str, body: Any) -> Res
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
-        case = await page.api.get("cases", f"/v1/cases/{case_id}", page.token)
-        return page.render(
-            "case.html",
-            status_code=exc.status,
-            case=case,
-            labels={},
-            submitted=False,
-            errors=exc.field_errors(),
-            problem=exc.detail,
+        return await _case_page(
+            page, case_id, exc.status, errors=exc.field_errors(), problem=exc.detail
         )
     return page.redirect(f"/cases/{case_id}")
 
@@ -173,17 +179,11 @@ async def approve(page: PageDep, case_id: uuid.UUID) -> Response:
 async def reject(page: PageDep, case_id: uuid.UUID) -> Response:
     form = await page.form()
     reason = str(form.get("reason") or "").strip()
-    case = await page.api.get("cases", f"/v1/cases/{case_id}", page.token)
     if len(reason) < 3:  # checked before the review starts: nothing half-done
-        return page.render(
-            "case.html",
-            status_code=422,
-            case=case,
-            labels={},
-            submitted=False,
-            errors={"reason": [page.t("case.reason_required")]},
-            problem=None,
+        return await _case_page(
+            page, case_id, 422, errors={"reason": [page.t("case.reason_required")]}
         )
+    case = await page.api.get("cases", f"/v1/cases/{case_id}", page.token)
     if case["status"] == "submitted":
         await page.api.send("POST", "cases", f"/v1/cases/{case_id}/review", page.token, None)
     return await _decide(page, case_id, "reject", {"reason": reason})
