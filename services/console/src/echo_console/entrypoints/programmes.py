@@ -178,7 +178,8 @@ def _by_month(
     sessions: list[dict[str, Any]], zone: ZoneInfo
 ) -> list[tuple[str, list[dict[str, Any]]]]:
     months: dict[str, list[dict[str, Any]]] = {}
-    for s in sessions:
+    for number, s in enumerate(sessions, 1):
+        s["number"] = number
         local = datetime.fromisoformat(s["starts_at"]).astimezone(zone)
         s["local"] = local
         months.setdefault(f"{local.year}-{local.month:02d}", []).append(s)
