@@ -16,6 +16,8 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 command -v kubectl >/dev/null 2>&1 || need+=(kubectl)
 { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need+=(prometheus)
+# Chinese glyphs for the console's zh-Hans pages in the browser tests' screenshots
+[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=(fonts-noto-cjk)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${need[*]} from Debian's packages"

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import nats
 from echo_runtime.auth import mint_dev_token
+from echo_runtime.demo import DEMO_SPOKES, demo_person_id
 from echo_runtime.natsserver import NatsServer
 from echo_runtime.provision import apply_topology
 from echo_runtime.settings import DEV_SECRET
@@ -160,6 +161,26 @@ class Platform:
 
         return start
 
+    def start_console(self) -> None:
+        """The web console, pointed at the five services (it has no database of its own)."""
+        port = port_for(self.base_port + len(SERVICES) if self.base_port else 0)
+        self.ports["console"] = port
+        env = dict(os.environ)
+        env.update({f"CONSOLE_{s.upper()}_URL": self.url(s) for s in SERVICES})
+        env.update(
+            {
+                "PYTHONUNBUFFERED": "1",
+                "CONSOLE_REGIONS": ",".join(self.regions),
+                "CONSOLE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            }
+        )
+        argv = [sys.executable, "-m", "echo_console", "serve", "--port", str(port)]
+        labels = {"service": "console", "region": ",".join(self.regions), "role": "console"}
+        child = Child("console", labels, self._starter("console", argv, env))
+        self.supervisor.add(child).launch()
+        assert child.process is not None
+        self.processes["console"] = child.process
+
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         for service, proc in self.processes.items():
@@ -198,11 +219,7 @@ def seed_demo_data(platform: Platform, token: str) -> list[str]:
     return created
 
 
-DEMO_PEOPLE = [
-    ("Avery Demo", "physician"),
-    ("Blake Demo", "nurse_practitioner"),
-    ("Casey Demo", "pharmacist"),
-]
+DEMO_PEOPLE = DEMO_SPOKES
 
 
 def _enrol_demo_participants(
@@ -221,6 +238,8 @@ def _enrol_demo_participants(
                     "clinic": f"Demo Clinic {n % 2 + 1}",
                     "clinic_id": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{region}-clinic-{n % 2}")),
                     "language": DEMO_PROGRAMMES.get(region, {}).get("language", "en"),
+                    # the console's demo sign-in uses the same id as the token's subject
+                    "id": str(demo_person_id(region, str(n))),
                 },
             )
             person.raise_for_status()
@@ -250,6 +269,7 @@ def write_urls(platform: Platform, token: str) -> None:
     info = {
         "nats": platform.nats.url,
         **{s: platform.url(s) for s in SERVICES},
+        "console": platform.url("console"),
         "metrics": {s: platform.metrics_url(s) for s in SERVICES},
         "token": token,
         "pids": {
@@ -281,6 +301,7 @@ def run_dev(*, regions: list[str], data_dir: Path, seed: bool, fresh: bool, base
         platform.start_nats()
         asyncio.run(platform.provision())
         platform.start_services()
+        platform.start_console()
         platform.wait_ready()
         secret = os.environ.get("ECHO_AUTH_DEV_SECRET", DEV_SECRET)
         token = mint_dev_token(secret, roles=["network-admin"], regions=["*"])
@@ -293,6 +314,10 @@ def run_dev(*, regions: list[str], data_dir: Path, seed: bool, fresh: bool, base
                 f"  {service:<13} {platform.url(service)}   (API docs {platform.url(service)}/docs)"
             )
         print(f"  dashboard     {platform.url('reporting')}/dashboard")
+        print(
+            f"  console       {platform.url('console')}   (sign in as any demo person:"
+            " coordinator, facilitator, expert, observer, spokes, per region)"
+        )
         print(f"  data and logs {data_dir.resolve()}   (emails as .eml files in mail/)")
         for line in seeded:
             print(f"  seeded        {line}")

@@ -48,6 +48,9 @@ def run_service_cli(
         parser.error("--workers must be at least 1")
     runtime = build(settings)
     if args.command == "migrate":
+        if runtime.migrations is None:  # a service without a database (the console)
+            print(f"{settings.service}: no database to migrate")
+            return 0
         before, after = asyncio.run(_migrate_once(runtime))
         if before == after:
             print(
@@ -78,7 +81,7 @@ def run_service_cli(
     if args.workers == 1:
         uvicorn.run(runtime.asgi(), **common)
         return 0
-    if settings.migrates_at_start:
+    if settings.migrates_at_start and runtime.migrations is not None:
         # Once, before the workers start: concurrent upgrades of one database would collide.
         asyncio.run(migrate(runtime.db, runtime.migrations))
         prefix = str(settings_cls.model_config.get("env_prefix", ""))

@@ -67,8 +67,8 @@ class ServiceRuntime:
         self,
         settings: ServiceSettings,
         *,
-        metadata: sa.MetaData,
-        migrations: Path,
+        metadata: sa.MetaData | None,
+        migrations: Path | None,
         handlers: Mapping[type[Event], Handler] | None = None,
         routers: Sequence[APIRouter] = (),
         domain_errors: DomainErrorMap | None = None,
@@ -85,12 +85,17 @@ class ServiceRuntime:
         self.background = background
         self.title = title or f"ECHO {settings.service}"
         self.consumer_spec = consumer
-        self.db = Database(
-            settings.database_url,
-            pool_size=settings.database_pool_size,
-            max_overflow=settings.database_max_overflow,
+        # A service without `metadata` (the console) owns no data: no database, no outbox.
+        self._db = (
+            None
+            if metadata is None
+            else Database(
+                settings.database_url,
+                pool_size=settings.database_pool_size,
+                max_overflow=settings.database_max_overflow,
+            )
         )
-        self.outbox = Outbox(metadata.tables["outbox"])
+        self._outbox = None if metadata is None else Outbox(metadata.tables["outbox"])
         self.verifier = TokenVerifier(
             audience=settings.auth_audience,
             issuer=settings.auth_issuer,
@@ -105,6 +110,18 @@ class ServiceRuntime:
         self._consumer_tasks: list[asyncio.Task[Any]] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self._metrics_server: Any = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            raise RuntimeError(f"{self.settings.service} has no database")
+        return self._db
+
+    @property
+    def outbox(self) -> Outbox:
+        if self._outbox is None:
+            raise RuntimeError(f"{self.settings.service} has no outbox")
+        return self._outbox
 
     # ------------------------------------------------------------------ events
 
@@ -156,11 +173,13 @@ class ServiceRuntime:
         )
         self._publish_target_info()
         self._serve_metrics()
-        instrument_engine(self.db.engine.sync_engine, provider)
+        if self._db is None or self.metadata is None or self.migrations is None:
+            return
+        instrument_engine(self._db.engine.sync_engine, provider)
         if self.settings.migrates_at_start:
-            await migrate(self.db, self.migrations)
+            await migrate(self._db, self.migrations)
         else:
-            await check_schema(self.db, self.migrations, self.settings.service)
+            await check_schema(self._db, self.migrations, self.settings.service)
         if not self.settings.messaging:
             return
         security = (
@@ -331,17 +350,19 @@ class ServiceRuntime:
             self._metrics_server.shutdown()
             self._metrics_server.server_close()
             self._metrics_server = None
-        await self.db.dispose()
+        if self._db is not None:
+            await self._db.dispose()
 
     async def ready(self) -> dict[str, str]:
         """Check the database and NATS; raise a 503 problem naming what is down."""
         checks: dict[str, str] = {}
-        try:
-            await asyncio.wait_for(self.db.ping(), 2)
-            checks["database"] = "ok"
-        except Exception as exc:
-            checks["database"] = f"down: {type(exc).__name__}"
-        if self.settings.messaging:
+        if self._db is not None:
+            try:
+                await asyncio.wait_for(self._db.ping(), 2)
+                checks["database"] = "ok"
+            except Exception as exc:
+                checks["database"] = f"down: {type(exc).__name__}"
+        if self.settings.messaging and self._db is not None:
             conn = self.broker._connection if self.broker else None
             checks["nats"] = "ok" if conn is not None and conn.is_connected else "down"
         if any(v != "ok" for v in checks.values()):

@@ -1,0 +1,1 @@
+"""The ECHO hub console: a server-rendered web application over the five services' APIs."""
