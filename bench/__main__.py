@@ -27,7 +27,17 @@ import uvloop
 from bench.harness import RESULTS_DIR, Options, Row, say, table, write_json
 from bench.stack import Stack
 
-FIGURES = ["ingest", "relay", "consumers", "e2e", "rebuild", "memory", "reports", "burst", "console"]
+FIGURES = [
+    "ingest",
+    "relay",
+    "consumers",
+    "e2e",
+    "rebuild",
+    "memory",
+    "reports",
+    "burst",
+    "console",
+]
 #: Figures that need the shared nats-server and PostgreSQL (memory starts its own platform).
 NEEDS_STACK = {"ingest", "relay", "consumers", "e2e", "rebuild", "reports", "burst"}
 

@@ -97,6 +97,7 @@ def run_service_cli(
 
 
 async def _migrate_once(runtime: ServiceRuntime) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    assert runtime.migrations is not None  # `migrate` returned early for a service without one
     try:
         return await migrate(runtime.db, runtime.migrations)
     finally:
@@ -104,6 +105,8 @@ async def _migrate_once(runtime: ServiceRuntime) -> tuple[tuple[str, ...], tuple
 
 
 async def _check_once(runtime: ServiceRuntime, service: str) -> None:
+    if runtime.migrations is None:  # no database (the console): nothing to check
+        return
     try:
         await check_schema(runtime.db, runtime.migrations, service)
     finally:
