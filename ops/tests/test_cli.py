@@ -14,7 +14,6 @@ from echo_runtime.natsserver import NatsServer
 from echo_runtime.settings import DEV_SECRET
 from echo_runtime.testing import eventually, reset_streams
 from nats.aio.client import Client as NatsClient
-from nats.js.api import ConsumerConfig
 
 pytestmark = pytest.mark.integration
 
@@ -66,10 +65,7 @@ async def test_dead_letters_are_listed_and_redriven(
         echo_hub("streams", "apply", "--nats", nats_server.url, "--regions", "ontario").returncode
         == 0
     )
-    await js.add_consumer(
-        "ECHO_ONTARIO",
-        ConsumerConfig(durable_name="dlq-test", filter_subject="echo.ontario.scheduling.>"),
-    )
+    # a platform durable: the DLQ indexes the platform's own durables only (never an integrator's)
     event = SessionScheduled(
         session_id=uuid.uuid4(),
         programme_id=uuid.uuid4(),
@@ -83,13 +79,13 @@ async def test_dead_letters_are_listed_and_redriven(
         to_wire(env),
         headers={"Nats-Msg-Id": str(env.id), "ce-type": env.type},
     )
-    sub = await js.pull_subscribe("", durable="dlq-test", stream="ECHO_ONTARIO")
+    sub = await js.pull_subscribe("", durable="cases-inbox", stream="ECHO_ONTARIO")
     (msg,) = await sub.fetch(1, timeout=5)
     await msg.term()
 
     letters = await eventually(lambda: dead_letters(js))
     assert [(x.reason, x.consumer, x.event_type) for x in letters] == [
-        ("terminated", "dlq-test", "echo.scheduling.session_scheduled.v1")
+        ("terminated", "cases-inbox", "echo.scheduling.session_scheduled.v1")
     ]
     listed = echo_hub("dlq", "--nats", nats_server.url, "list")
     assert "1 dead letter(s)" in listed.stdout

@@ -108,7 +108,8 @@ def test_programme_to_report_flow_over_http(platform: dict[str, Any]) -> None:
 def test_ctrl_c_leaves_no_process_behind(platform: dict[str, Any]) -> None:
     proc: subprocess.Popen[str] = platform["process"]
     pids = [pid for pid in platform["pids"].values() if pid]
-    assert len(pids) == 6 and all(_alive(pid) for pid in pids)
+    assert len(pids) == 7  # NATS, the five services and the console
+    assert all(_alive(pid) for pid in pids)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == 0
     wait_for(lambda: not any(_alive(pid) for pid in pids), timeout=30)

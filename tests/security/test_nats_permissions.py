@@ -81,7 +81,8 @@ class Leaf:
 def leaf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Leaf]:
     workdir = tmp_path_factory.mktemp("nats-permissions")
     names = ["NATS_SYS_PASSWORD", env_name("leaf", REGION, "NATS_PASSWORD")]
-    names += [env_name(REGION, user, "NATS_PASSWORD") for user in ("admin", *SERVICES)]
+    users = ("admin", "integrator", *SERVICES)
+    names += [env_name(REGION, user, "NATS_PASSWORD") for user in users]
     passwords = password_env(names)
     ports = ServerPorts()
     store = workdir / "store"
