@@ -121,7 +121,10 @@ def test_scoped_reports_equal_the_whole_region_computation(
 ) -> None:
     runner, db = store
     runner.run(_store(db, envelopes, cuts))
-    assert runner.run(_compare(db, fold(envelopes))) > 0
+    oracle = fold(envelopes)
+    compared = runner.run(_compare(db, oracle))
+    # a history drawn without any programme or session (a lone credit, say) has nothing to compare
+    assert compared > 0 or not (oracle.rows["programmes"] or oracle.rows["sessions"])
 
 
 def test_the_whole_scenario_in_stream_order_and_twice(
