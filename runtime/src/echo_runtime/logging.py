@@ -85,6 +85,10 @@ def configure_logging(service: str, regions: list[str], level: str = "INFO") -> 
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers[:] = []
         uvicorn_logger.propagate = True
+        # a dictConfig/fileConfig run earlier in the process (Alembic's env, uvicorn's default
+        # config) disables or levels loggers it does not name: undo that for uvicorn's
+        uvicorn_logger.disabled = False
+        uvicorn_logger.setLevel(logging.NOTSET)
     # FastStream logs a line per message: costly and noisy, keep it for warnings.
     for noisy in ("faststream", "faststream.access", "uvicorn.access", "aiosqlite", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
